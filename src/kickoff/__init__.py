@@ -1,0 +1,1 @@
+"""Kickoff: every signed contract becomes a durable Temporal onboarding run."""

@@ -1,0 +1,124 @@
+"""The mail activity: render a pipeline's Jinja2 template and send it over SMTP, at most once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+
+import aiosmtplib
+import jinja2
+import structlog
+from jinja2.sandbox import SandboxedEnvironment
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from kickoff.activities.ledger import MailLedger
+from kickoff.domain import SendMailInput, SendMailResult
+
+log = structlog.get_logger(__name__)
+
+# Failures after which the SMTP server certainly did not accept the message:
+# the claim is released and Temporal's retry may send. Anything else (a
+# disconnect or timeout after DATA) is ambiguous and keeps the claim.
+_NOT_DELIVERED: tuple[type[Exception], ...] = (
+    aiosmtplib.SMTPConnectError,
+    aiosmtplib.SMTPConnectTimeoutError,
+    aiosmtplib.SMTPHeloError,
+    aiosmtplib.SMTPAuthenticationError,
+    aiosmtplib.SMTPSenderRefused,
+    aiosmtplib.SMTPRecipientsRefused,
+    aiosmtplib.SMTPDataError,
+    ConnectionRefusedError,
+)
+
+_templates = SandboxedEnvironment(
+    autoescape=False,
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    mail_from: str
+    timeout_seconds: float = 20.0
+
+
+def render_message(input: SendMailInput, mail_from: str) -> EmailMessage:
+    """Build the UTF-8 message; non-ASCII subjects are RFC 2047-encoded by the email package."""
+    subject = _templates.from_string(input.subject_template).render(input.context)
+    body = _templates.from_string(input.body_template).render(input.context)
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = input.to
+    message["Subject"] = " ".join(subject.split())
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = input.message_id
+    message["X-Kickoff-Onboarding"] = input.onboarding_id
+    message.set_content(body, charset="utf-8")
+    return message
+
+
+class MailActivities:
+    """Activities that send mail; built with real SMTP settings and a ledger."""
+
+    def __init__(self, smtp: SmtpConfig, ledger: MailLedger) -> None:
+        self.smtp = smtp
+        self.ledger = ledger
+
+    @activity.defn(name="send_mail")
+    async def send_mail(self, input: SendMailInput) -> SendMailResult:
+        """Send one mail unless its Message-ID was already sent (see ``ledger`` for why)."""
+        structlog.contextvars.bind_contextvars(
+            onboarding_id=input.onboarding_id,
+            message_id=input.message_id,
+            attempt=activity.info().attempt,
+        )
+        try:
+            return await self._send(input)
+        finally:
+            structlog.contextvars.unbind_contextvars("onboarding_id", "message_id", "attempt")
+
+    async def _send(self, input: SendMailInput) -> SendMailResult:
+        try:
+            message = render_message(input, self.smtp.mail_from)
+        except jinja2.TemplateError as exc:
+            raise ApplicationError(
+                f"mail template failed to render: {exc}", type="TemplateError", non_retryable=True
+            ) from exc
+
+        existing = await self.ledger.claim(input.message_id)
+        if existing is not None and existing.state == "sent":
+            log.info("mail.already_sent", reason="an earlier attempt delivered this Message-ID")
+            return SendMailResult(message_id=input.message_id, delivered=False)
+        if existing is not None:
+            log.warning("mail.delivery_unknown", claimed_at=existing.updated_at)
+            raise ApplicationError(
+                "an earlier attempt stopped while talking to SMTP; whether the mail was delivered "
+                "is unknown, so it is not sent again",
+                type="MailDeliveryUnknown",
+                non_retryable=True,
+            )
+
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=self.smtp.host,
+                port=self.smtp.port,
+                timeout=self.smtp.timeout_seconds,
+            )
+        except _NOT_DELIVERED as exc:
+            await self.ledger.release(input.message_id)
+            log.warning("mail.not_delivered", error=type(exc).__name__)
+            raise
+        await self._record_sent(input.message_id)
+        log.info("mail.sent")
+        return SendMailResult(message_id=input.message_id, delivered=True)
+
+    async def _record_sent(self, message_id: str) -> None:
+        # The window this whole design is about: the SMTP server has the mail,
+        # Temporal does not know yet. The ledger row closes it.
+        await self.ledger.mark_sent(message_id)

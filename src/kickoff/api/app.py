@@ -1,0 +1,90 @@
+"""The FastAPI application: wiring only (routes, errors, lifespan)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response, status
+from fastapi.responses import JSONResponse
+from temporalio.client import Client
+
+from kickoff.api.deps import AppContext
+from kickoff.api.routes import contracts, health, onboardings, tasks
+from kickoff.api.service import ConflictError, NotFoundError, OnboardingService, UnprocessableError
+from kickoff.logging_setup import configure_logging
+from kickoff.pipelines import load_pipelines
+from kickoff.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(client: Client | None = None, settings: Settings | None = None) -> FastAPI:
+    """Build the API; with ``client=None`` it connects to Temporal at start-up.
+
+    Settings are read and ``pipelines.yaml`` is validated here, so a broken
+    file stops the API before it accepts a single request.
+    """
+    settings = settings or get_settings()
+    catalog = load_pipelines(settings.pipelines_file)
+    context = AppContext(settings=settings, catalog=catalog, client=client)
+    if client is not None:
+        context.service = OnboardingService(client, catalog, settings.task_queue)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if context.service is None:
+            from kickoff.worker import connect
+
+            context.client = await connect(settings.temporal_address)
+            context.service = OnboardingService(context.client, catalog, settings.task_queue)
+        log.info("api.started", pipelines=dict(catalog.versions))
+        yield
+
+    app = FastAPI(
+        title="Kickoff",
+        version="0.1.0",
+        summary="Durable onboarding runs for signed contracts",
+        lifespan=lifespan,
+    )
+    app.state.kickoff = context
+    for router in (contracts.router, onboardings.router, tasks.router, health.router):
+        app.include_router(router)
+
+    def error(code: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+        async def handler(request: Request, exc: Exception) -> Response:
+            return JSONResponse({"detail": str(exc)}, status_code=code)
+
+        return handler
+
+    app.add_exception_handler(NotFoundError, error(status.HTTP_404_NOT_FOUND))
+    app.add_exception_handler(ConflictError, error(status.HTTP_409_CONFLICT))
+    app.add_exception_handler(UnprocessableError, error(status.HTTP_422_UNPROCESSABLE_CONTENT))
+
+    @app.middleware("http")
+    async def bind_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # One request, one log context; ids only, never bodies (they hold personal data).
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=uuid.uuid4().hex[:12])
+        started = time.perf_counter()
+        response = await call_next(request)
+        log.info(
+            "http.request",
+            method=request.method,
+            route=request.scope.get("route").path if request.scope.get("route") else request.url.path,  # type: ignore[union-attr]
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return response
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """``uvicorn --factory kickoff.api:app_from_env``: settings and logging from the environment."""
+    settings = get_settings()
+    configure_logging(json=settings.log_json)
+    return create_app(settings=settings)

@@ -1,0 +1,76 @@
+"""``POST /contracts``: the contract-signing system's webhook."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from kickoff.api.deps import Context, Service
+from kickoff.api.schemas import ContractAccepted
+from kickoff.domain import Contract
+from kickoff.signature import SignatureError, verify
+
+router = APIRouter(tags=["contracts"])
+log = structlog.get_logger(__name__)
+
+
+@router.post(
+    "/contracts",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ContractAccepted,
+    responses={
+        200: {"model": ContractAccepted, "description": "The same contract again: no second run"},
+        401: {"description": "Missing, wrong or stale signature"},
+        409: {"description": "The contract id was received before with different content"},
+        422: {"description": "Invalid body or unknown pipeline"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": Contract.model_json_schema()}},
+        }
+    },
+)
+async def receive_contract(
+    request: Request,
+    response: Response,
+    context: Context,
+    service: Service,
+    signature: Annotated[str | None, Header(alias="X-Kickoff-Signature")] = None,
+) -> ContractAccepted:
+    """Start the onboarding run of a signed contract (idempotent per contract id)."""
+    # The signature covers the raw bytes, so verify before parsing anything.
+    body = await request.body()
+    settings = context.settings
+    try:
+        verify(
+            signature,
+            settings.webhook_secret.get_secret_value(),
+            body,
+            now=time.time(),
+            tolerance=settings.webhook_tolerance_seconds,
+        )
+    except SignatureError as exc:
+        log.warning("contract.rejected_signature", reason=str(exc))
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
+    try:
+        contract = Contract.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+    result = await service.start(contract)
+    structlog.contextvars.bind_contextvars(onboarding_id=result.onboarding_id)
+    log.info("contract.accepted", created=result.created, pipeline=result.pipeline)
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return ContractAccepted(
+        id=result.onboarding_id,
+        pipeline=result.pipeline,
+        stage=result.stage,
+        url=f"{settings.public_url.rstrip('/')}/onboardings/{result.onboarding_id}",
+    )

@@ -1,0 +1,110 @@
+"""Onboarding runs: read them, and the staff actions on them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from kickoff.api.deps import ApiKey, Service
+from kickoff.api.schemas import (
+    CallLogged,
+    EventAccepted,
+    MeetingBooked,
+    OnboardingPublic,
+    OnboardingSummary,
+    Park,
+    Restart,
+    RestartAccepted,
+    TaskPublic,
+)
+from kickoff.domain import EventInput, OnboardingState
+
+router = APIRouter(prefix="/onboardings", tags=["onboardings"], dependencies=[ApiKey])
+
+_ERRORS: dict[int | str, dict[str, str]] = {
+    401: {"description": "Missing or unknown API key"},
+    404: {"description": "No such onboarding"},
+    409: {"description": "The onboarding is finished, or the action does not apply in its stage"},
+}
+
+
+def _public(state: OnboardingState) -> OnboardingPublic:
+    contract = state.contract
+    return OnboardingPublic(
+        id=state.id,
+        pipeline=state.pipeline,
+        pipeline_version=state.pipeline_version,
+        cycle=state.cycle,
+        stage=state.stage,
+        stage_label=state.stage_label,
+        stage_entered_at=state.stage_entered_at,
+        status=state.status,
+        next_step=state.next_step,
+        next_step_at=state.next_step_at,
+        customer=contract.customer,
+        main_user=contract.main_user,
+        delivery_start=contract.delivery_start,
+        tasks=[TaskPublic.model_validate(task.model_dump()) for task in state.tasks],
+        emails=state.emails,
+        timeline=state.timeline,
+        previous_cycles=state.previous_cycles,
+    )
+
+
+@router.get("", response_model=list[OnboardingSummary])
+async def list_onboardings(
+    service: Service,
+    stage: str | None = None,
+    pipeline: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[OnboardingSummary]:
+    """Onboardings by stage and pipeline, from Temporal visibility (newest first)."""
+    rows = await service.list_onboardings(pipeline=pipeline, stage=stage, limit=limit)
+    return [OnboardingSummary.model_validate(row) for row in rows]
+
+
+@router.get("/{onboarding_id}", response_model=OnboardingPublic, responses=_ERRORS)
+async def get_onboarding(onboarding_id: str, service: Service) -> OnboardingPublic:
+    """One onboarding: stage, tasks, mails and timeline (running or completed)."""
+    return _public(await service.state(onboarding_id))
+
+
+async def _event(
+    service: Service, onboarding_id: str, name: str, payload: dict[str, str | None]
+) -> EventAccepted:
+    stage = await service.apply_event(onboarding_id, EventInput(name=name, payload=payload))
+    return EventAccepted(id=onboarding_id, stage=stage)
+
+
+@router.post("/{onboarding_id}/meeting-booked", status_code=status.HTTP_202_ACCEPTED, responses=_ERRORS)
+async def meeting_booked(onboarding_id: str, body: MeetingBooked, service: Service) -> EventAccepted:
+    """A kick-off meeting is booked: the onboarding closes and automation stops."""
+    payload = {"meeting_at": body.meeting_at.isoformat(), "booked_by": body.booked_by}
+    return await _event(service, onboarding_id, "meeting_booked", payload)
+
+
+@router.post("/{onboarding_id}/calls", status_code=status.HTTP_202_ACCEPTED, responses=_ERRORS)
+async def log_call(onboarding_id: str, body: CallLogged, service: Service) -> EventAccepted:
+    """Log a call to the customer on the timeline (closes the oldest open call task)."""
+    return await _event(service, onboarding_id, "call_logged", {"outcome": body.outcome, "note": body.note})
+
+
+@router.post("/{onboarding_id}/park", status_code=status.HTTP_202_ACCEPTED, responses=_ERRORS)
+async def park(onboarding_id: str, body: Park, service: Service) -> EventAccepted:
+    """Pause all automation (manual follow-up), optionally until a date."""
+    until = body.until.isoformat() if body.until else None
+    return await _event(service, onboarding_id, "park", {"reason": body.reason, "until": until})
+
+
+@router.post("/{onboarding_id}/resume", status_code=status.HTTP_202_ACCEPTED, responses=_ERRORS)
+async def resume(onboarding_id: str, service: Service) -> EventAccepted:
+    """Resume a parked onboarding: it re-enters onboarding with its day counter restarted."""
+    return await _event(service, onboarding_id, "resume", {})
+
+
+@router.post("/{onboarding_id}/restart", status_code=status.HTTP_202_ACCEPTED, responses=_ERRORS)
+async def restart(onboarding_id: str, body: Restart, service: Service) -> RestartAccepted:
+    """Restart onboarding after a no-show or rescheduled kick-off (a new run, same id)."""
+    cycle, stage = await service.restart(onboarding_id, body.reason)
+    return RestartAccepted(id=onboarding_id, cycle=cycle, stage=stage)

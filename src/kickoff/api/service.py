@@ -1,0 +1,300 @@
+"""Everything the API asks of Temporal, in one place, with errors a caller can act on."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from kickoff import search_attributes as sa
+from kickoff.domain import (
+    Contract,
+    CycleSummary,
+    EventInput,
+    OnboardingInput,
+    OnboardingState,
+    RestartInput,
+    onboarding_id,
+    onboarding_of_task,
+)
+from kickoff.pipelines import PipelineCatalog
+from kickoff.workflows.onboarding import OnboardingWorkflow
+
+WORKFLOW_TYPE = "Onboarding"
+_QUERY_CONCURRENCY = 8
+
+
+class NotFoundError(Exception):
+    """-> 404"""
+
+
+class ConflictError(Exception):
+    """-> 409"""
+
+
+class UnprocessableError(Exception):
+    """-> 422"""
+
+
+@dataclass(frozen=True)
+class StartResult:
+    stage: str
+    onboarding_id: str
+    pipeline: str
+    created: bool
+
+
+class OnboardingService:
+    def __init__(self, client: Client, catalog: PipelineCatalog, task_queue: str) -> None:
+        self.client = client
+        self.catalog = catalog
+        self.task_queue = task_queue
+
+    # ---------------------------------------------------------------- start
+
+    async def start(self, contract: Contract) -> StartResult:
+        pipeline = self.catalog.get(contract.pipeline)
+        if pipeline is None:
+            known = ", ".join(sorted(self.catalog.pipelines))
+            raise UnprocessableError(f"unknown pipeline {contract.pipeline!r} (known: {known})")
+        oid = onboarding_id(pipeline.id_prefix, contract.contract_id)
+        version = self.catalog.version(pipeline.id)
+        try:
+            await self._start_run(
+                OnboardingInput(
+                    onboarding_id=oid, contract=contract, pipeline=pipeline, pipeline_version=version
+                ),
+                # One run per contract, ever: a retried POST must not start a second one.
+                WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            existing = await self.state(oid)
+            if existing.contract != contract:
+                differing = _differing_fields(existing.contract, contract)
+                raise ConflictError(
+                    f"contract {contract.contract_id} was already received with different content "
+                    f"(differs in: {', '.join(differing)})"
+                ) from None
+            return StartResult(existing.stage, oid, pipeline.id, created=False)
+        return StartResult(pipeline.start_stage, oid, pipeline.id, created=True)
+
+    async def _start_run(self, input: OnboardingInput, reuse: WorkflowIDReusePolicy) -> None:
+        pipeline = input.pipeline
+        first_stage = pipeline.restart.stage if input.cycle > 1 else pipeline.start_stage
+        cycle = f" · cycle {input.cycle}" if input.cycle > 1 else ""
+        await self.client.start_workflow(
+            OnboardingWorkflow.run,
+            input,
+            id=input.onboarding_id,
+            task_queue=self.task_queue,
+            id_reuse_policy=reuse,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.PIPELINE, pipeline.id),
+                    SearchAttributePair(sa.STAGE, first_stage),
+                    SearchAttributePair(sa.PIPELINE_VERSION, input.pipeline_version),
+                ]
+            ),
+            static_summary=(
+                f"Onboarding {input.onboarding_id} · pipeline {pipeline.id} ({pipeline.name}){cycle}"
+            ),
+        )
+
+    # ---------------------------------------------------------------- read
+
+    async def _describe(self, oid: str) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionDescription]:
+        handle = self.client.get_workflow_handle_for(OnboardingWorkflow.run, oid)
+        try:
+            return handle, await handle.describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise NotFoundError(f"no onboarding {oid}") from None
+            raise
+
+    async def state(self, oid: str) -> OnboardingState:
+        handle, description = await self._describe(oid)
+        if description.status == WorkflowExecutionStatus.COMPLETED:
+            # A finished run's result is its final state: no worker needed to read it.
+            result: OnboardingState = await handle.result()
+            return result
+        return await handle.query(OnboardingWorkflow.state)
+
+    async def list_onboardings(
+        self, pipeline: str | None, stage: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'", "ExecutionStatus != 'ContinuedAsNew'"]
+        if pipeline is not None:
+            if self.catalog.get(pipeline) is None:
+                raise UnprocessableError(f"unknown pipeline {pipeline!r}")
+            clauses.append(f"{sa.PIPELINE.name} = '{pipeline}'")
+        if stage is not None:
+            stages = {s.id for p in self.catalog.pipelines.values() for s in p.stages}
+            if stage not in stages:
+                raise UnprocessableError(f"unknown stage {stage!r} (stages: {', '.join(sorted(stages))})")
+            clauses.append(f"{sa.STAGE.name} = '{stage}'")
+        # Values are checked against the catalog above, so quoting them is safe.
+        latest: dict[str, Any] = {}
+        async for execution in self.client.list_workflows(" AND ".join(clauses), limit=limit):
+            current = latest.get(execution.id)
+            if current is None or execution.start_time > current.start_time:
+                latest[execution.id] = execution
+        # A restarted onboarding has an older, closed run: keep it only when no
+        # newer run of the same id exists (one more visibility query, not one per run).
+        closed = [oid for oid, ex in latest.items() if ex.status != WorkflowExecutionStatus.RUNNING]
+        if closed:
+            ids = ", ".join(f"'{oid}'" for oid in closed)
+            async for newer in self.client.list_workflows(
+                f"WorkflowId IN ({ids}) AND ExecutionStatus = 'Running'"
+            ):
+                if newer.start_time > latest[newer.id].start_time:
+                    latest.pop(newer.id, None)
+        rows = []
+        for execution in sorted(latest.values(), key=lambda ex: ex.start_time, reverse=True):
+            attrs = execution.typed_search_attributes
+            rows.append(
+                {
+                    "id": execution.id,
+                    "pipeline": attrs.get(sa.PIPELINE),
+                    "pipeline_version": attrs.get(sa.PIPELINE_VERSION),
+                    "stage": attrs.get(sa.STAGE),
+                    "status": _status_name(execution.status),
+                    "started_at": execution.start_time,
+                    "run_id": execution.run_id,
+                }
+            )
+        return rows
+
+    async def open_tasks(self, owner_role: str | None) -> list[dict[str, Any]]:
+        query = (
+            f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND {sa.OPEN_TASKS.name} > 0"
+        )
+        ids = [execution.id async for execution in self.client.list_workflows(query)]
+        limit = asyncio.Semaphore(_QUERY_CONCURRENCY)
+
+        async def tasks_of(oid: str) -> list[dict[str, Any]]:
+            async with limit:
+                try:
+                    state = await self.client.get_workflow_handle_for(OnboardingWorkflow.run, oid).query(
+                        OnboardingWorkflow.state
+                    )
+                except RPCError:
+                    return []  # finished between the list and the query
+            return [
+                {**task.model_dump(), "onboarding_id": oid, "pipeline": state.pipeline, "stage": state.stage}
+                for task in state.open_tasks()
+                if owner_role is None or task.owner_role == owner_role
+            ]
+
+        found = [task for batch in await asyncio.gather(*map(tasks_of, ids)) for task in batch]
+        return sorted(found, key=lambda task: (task["due_at"], task["id"]))
+
+    # ---------------------------------------------------------------- act
+
+    async def _running(self, oid: str) -> WorkflowHandle[Any, Any]:
+        handle, description = await self._describe(oid)
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            raise ConflictError(
+                f"onboarding {oid} is {_status_name(description.status)}: nothing more happens"
+            )
+        return handle
+
+    async def apply_event(self, oid: str, event: EventInput) -> str:
+        handle = await self._running(oid)
+        stage: str = await self._update(handle, OnboardingWorkflow.apply_event, event)
+        return stage
+
+    async def complete_task(self, task: str) -> str:
+        oid = onboarding_of_task(task)
+        if oid is None:
+            raise NotFoundError(f"no task {task}")
+        handle = await self._running(oid)
+        await self._update(handle, OnboardingWorkflow.complete_task, task)
+        return oid
+
+    async def restart(self, oid: str, reason: str) -> tuple[int, str]:
+        handle, description = await self._describe(oid)
+        current = await self.state(oid)
+        pipeline = self.catalog.get(current.pipeline)
+        if pipeline is None:
+            raise ConflictError(f"pipeline {current.pipeline!r} is no longer defined in pipelines.yaml")
+        version = self.catalog.version(pipeline.id)
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            # The run itself continues as new, so the restart is one atomic step.
+            cycle: int = await self._update(
+                handle,
+                OnboardingWorkflow.restart,
+                RestartInput(reason=reason, pipeline=pipeline, pipeline_version=version),
+            )
+            return cycle, pipeline.restart.stage
+        summary = CycleSummary(
+            cycle=current.cycle,
+            run_id=description.run_id,
+            final_stage=current.stage,
+            ended_at=description.close_time or current.stage_entered_at,
+            restart_reason=reason,
+        )
+        try:
+            await self._start_run(
+                OnboardingInput(
+                    onboarding_id=oid,
+                    contract=current.contract,
+                    pipeline=pipeline,
+                    pipeline_version=version,
+                    cycle=current.cycle + 1,
+                    restart_reason=reason,
+                    previous_cycles=[*current.previous_cycles, summary],
+                ),
+                # A restart is a new run of the same id; the earlier run's history stays.
+                WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            raise ConflictError(f"onboarding {oid} was restarted already") from None
+        return current.cycle + 1, pipeline.restart.stage
+
+    async def _update(self, handle: WorkflowHandle[Any, Any], update: Any, arg: Any) -> Any:
+        try:
+            return await handle.execute_update(update, arg)
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+            if isinstance(cause, ApplicationError) and cause.type == "LookupError":
+                raise NotFoundError(message) from None
+            raise ConflictError(message) from None
+        except RPCError as err:
+            # The run finished between our check and the update.
+            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                raise ConflictError(f"onboarding {handle.id} has finished: {err.message}") from None
+            raise
+
+    async def temporal_ok(self) -> bool:
+        try:
+            return await self.client.service_client.check_health()
+        except RPCError:
+            return False
+
+
+def _status_name(status: WorkflowExecutionStatus | None) -> str:
+    return status.name.lower() if status is not None else "unknown"
+
+
+def _differing_fields(old: Contract, new: Contract) -> Sequence[str]:
+    a, b = old.model_dump(), new.model_dump()
+    return [key for key in a if a[key] != b.get(key)]

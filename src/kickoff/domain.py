@@ -1,0 +1,179 @@
+"""Data that crosses the workflow boundary: contracts, run state, inputs and results.
+
+One input model and one result model per workflow and activity, so fields
+can be added later without breaking callers or recorded histories.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+from kickoff.pipelines.model import Pipeline
+
+CONTRACT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+class Customer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    org_number: str | None = Field(default=None, max_length=40)
+
+
+class MainUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    phone: str | None = Field(default=None, max_length=40)
+
+
+class Contract(BaseModel):
+    """A signed contract as the contract-signing system posts it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contract_id: str = Field(pattern=CONTRACT_ID_PATTERN, examples=["C-1001"])
+    pipeline: str = "assist-se"
+    signed_at: AwareDatetime
+    delivery_start: date
+    customer: Customer
+    main_user: MainUser
+    licenses: int = Field(ge=1)
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
+
+
+def onboarding_id(prefix: str, contract_id: str) -> str:
+    """``SE`` + ``C-1001`` -> ``SE-C-1001``: the workflow id, stable across retries."""
+    return f"{prefix}-{contract_id}"
+
+
+def task_id(onboarding: str, cycle: int, number: int) -> str:
+    """Task ids embed their onboarding id so ``POST /tasks/{id}/done`` can find the run."""
+    return f"{onboarding}.{cycle}.{number}"
+
+
+def onboarding_of_task(task: str) -> str | None:
+    """The onboarding id inside a task id, or None when it is not one of ours."""
+    parts = task.rsplit(".", 2)
+    if len(parts) != 3 or not (parts[1].isdigit() and parts[2].isdigit()):
+        return None
+    return parts[0]
+
+
+TaskKind = Literal["call", "todo"]
+TaskStatus = Literal["open", "done"]
+
+
+class Task(BaseModel):
+    id: str
+    kind: TaskKind
+    title: str
+    owner_role: str | None = None
+    due_at: datetime
+    status: TaskStatus = "open"
+    stage: str
+    created_at: datetime
+    done_at: datetime | None = None
+    resolution: TaskResolution | None = None
+
+
+class EmailRecord(BaseModel):
+    template: str
+    to: str
+    sent_at: datetime
+    message_id: str
+    language: str
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    event: str
+    detail: str = ""
+
+
+RunStatus = Literal["running", "completed"]
+TaskResolution = Literal["done_by_staff", "closed_with_onboarding"]
+
+
+class CycleSummary(BaseModel):
+    """An earlier cycle of the same onboarding, ended by a restart."""
+
+    cycle: int
+    run_id: str
+    final_stage: str
+    ended_at: datetime
+    restart_reason: str
+
+
+class OnboardingState(BaseModel):
+    """Everything a run knows; returned by the ``state`` query and as the run's result."""
+
+    id: str
+    cycle: int = 1
+    pipeline: str
+    pipeline_version: str
+    stage: str
+    stage_label: str
+    stage_entered_at: datetime
+    entry_count: dict[str, int] = Field(default_factory=dict)
+    fired_steps: list[str] = Field(default_factory=list)
+    """Schedule steps already performed in the current stage visit."""
+    anchors: dict[str, datetime] = Field(default_factory=dict)
+    status: RunStatus = "running"
+    contract: Contract
+    next_step: str | None = None
+    next_step_at: datetime | None = None
+    tasks: list[Task] = Field(default_factory=list)
+    emails: list[EmailRecord] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    task_counter: int = 0
+    previous_cycles: list[CycleSummary] = Field(default_factory=list)
+
+    def open_tasks(self) -> list[Task]:
+        return [task for task in self.tasks if task.status == "open"]
+
+
+class OnboardingInput(BaseModel):
+    """How a run starts: a fresh contract, a restart, or a continue-as-new carrying state."""
+
+    onboarding_id: str
+    contract: Contract
+    pipeline: Pipeline
+    pipeline_version: str
+    cycle: int = 1
+    restart_reason: str | None = None
+    previous_cycles: list[CycleSummary] = Field(default_factory=list)
+    carried_state: OnboardingState | None = None
+
+
+class EventInput(BaseModel):
+    """A staff or system event for a running onboarding (the ``apply_event`` update)."""
+
+    name: str
+    payload: dict[str, str | None] = Field(default_factory=dict)
+    by: str | None = None
+
+
+class RestartInput(BaseModel):
+    reason: str
+    pipeline: Pipeline
+    pipeline_version: str
+
+
+class SendMailInput(BaseModel):
+    """Everything the mail activity needs; the Message-ID is the idempotency key."""
+
+    onboarding_id: str
+    message_id: str
+    to: str
+    subject_template: str
+    body_template: str
+    context: dict[str, object]
+
+
+class SendMailResult(BaseModel):
+    message_id: str
+    delivered: bool
+    """False when an earlier attempt already delivered this Message-ID."""

@@ -1,0 +1,302 @@
+"""Load ``pipelines.yaml`` into validated ``Pipeline`` models, or say exactly where it is wrong.
+
+Two passes: pydantic checks the shape, then ``_check_references`` checks what
+the shape cannot (a move to an unknown stage, a template missing a language,
+a stage nothing leads to). Every problem carries its YAML path, which is
+mapped back to a line through the composed YAML node tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jinja2
+import jinja2.meta
+import yaml
+from pydantic import ValidationError
+
+from kickoff.pipelines.model import Pipeline, PipelineFile
+
+Loc = tuple[str | int, ...]
+
+TEMPLATE_VARIABLES = frozenset(
+    {"onboarding_id", "customer", "main_user", "links", "pipeline", "team", "meeting_at"}
+)
+"""What a mail template may use; anything else is refused at load time."""
+
+FIXED_ANCHORS = ("signed_at", "delivery_start", "entered")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the file, with the place a process owner must look."""
+
+    source: str
+    line: int | None
+    pipeline: str | None
+    stage: str | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = [f"{self.source}:{self.line}" if self.line else self.source]
+        if self.pipeline:
+            where.append(f"pipeline '{self.pipeline}'")
+        if self.stage:
+            where.append(f"stage '{self.stage}'")
+        if self.path:
+            where.append(self.path)
+        return f"{', '.join(where)}: {self.message}"
+
+
+class PipelineError(ValueError):
+    """``pipelines.yaml`` is invalid; ``problems`` says where and why."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(f"invalid pipelines file ({len(self.problems)} problem(s)):\n{lines}")
+
+
+@dataclass(frozen=True)
+class PipelineCatalog:
+    """The validated pipelines with their content-hash versions."""
+
+    pipelines: Mapping[str, Pipeline]
+    versions: Mapping[str, str] = field(default_factory=dict)
+
+    def get(self, pipeline_id: str) -> Pipeline | None:
+        return self.pipelines.get(pipeline_id)
+
+    def version(self, pipeline_id: str) -> str:
+        return self.versions[pipeline_id]
+
+
+def pipeline_version(pipeline: Pipeline) -> str:
+    """A short content hash: equal definitions share it, any edit changes it."""
+    canonical = json.dumps(pipeline.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def load_pipelines(path: Path) -> PipelineCatalog:
+    """Read and validate ``path``; raises ``PipelineError`` naming every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PipelineError([Problem(str(path), None, None, None, "", f"cannot read: {exc}")]) from exc
+    return parse_pipelines(text, source=str(path))
+
+
+def parse_pipelines(text: str, source: str = "pipelines.yaml") -> PipelineCatalog:
+    """Validate YAML text (see ``load_pipelines``)."""
+    try:
+        raw = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise PipelineError([Problem(source, line, None, None, "", f"not valid YAML: {exc}")]) from exc
+
+    locate = _Locator(source, raw, root)
+    if isinstance(raw, dict) and isinstance(raw.get("pipelines"), dict):
+        # The mapping key is the pipeline id; repeating it inside is optional.
+        for key, body in raw["pipelines"].items():
+            if isinstance(body, dict):
+                body.setdefault("id", key)
+    try:
+        parsed = PipelineFile.model_validate(raw)
+    except ValidationError as exc:
+        raise PipelineError(
+            [locate(tuple(err["loc"]), err["msg"]) for err in exc.errors(include_url=False)]
+        ) from exc
+
+    problems = [locate(loc, message) for loc, message in _check_references(parsed)]
+    if problems:
+        raise PipelineError(problems)
+    return PipelineCatalog(
+        pipelines=dict(parsed.pipelines),
+        versions={pid: pipeline_version(p) for pid, p in parsed.pipelines.items()},
+    )
+
+
+class _Locator:
+    """Turns a pydantic-style ``loc`` into a ``Problem`` with line, pipeline and stage."""
+
+    def __init__(self, source: str, raw: Any, root: yaml.Node | None) -> None:
+        self.source, self.raw, self.root = source, raw, root
+
+    def __call__(self, loc: Loc, message: str) -> Problem:
+        pipeline = str(loc[1]) if len(loc) > 1 and loc[0] == "pipelines" else None
+        stage = None
+        if pipeline is not None and len(loc) > 3 and loc[2] == "stages" and isinstance(loc[3], int):
+            stage = self._stage_id(pipeline, loc[3])
+        path = ".".join(map(str, loc[2:] if pipeline else loc))
+        return Problem(self.source, self._line(loc), pipeline, stage, path, message)
+
+    def _stage_id(self, pipeline: str, index: int) -> str | None:
+        try:
+            stage = self.raw["pipelines"][pipeline]["stages"][index]
+        except (KeyError, IndexError, TypeError):
+            return None
+        stage_id = stage.get("id") if isinstance(stage, dict) else None
+        return str(stage_id) if stage_id is not None else f"#{index + 1}"
+
+    def _line(self, loc: Loc) -> int | None:
+        node = self.root
+        if node is None:
+            return None
+        for part in loc:
+            child = _child(node, part)
+            if child is None:
+                break
+            node = child
+        return node.start_mark.line + 1
+
+
+def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == str(part):
+                # Point at the key for scalars, so the line is the one with the name on it.
+                chosen: yaml.Node = value if not isinstance(value, yaml.ScalarNode) else key
+                return chosen
+        return None
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        child: yaml.Node = node.value[part]
+        return child
+    return None
+
+
+def _check_references(parsed: PipelineFile) -> Iterator[tuple[Loc, str]]:
+    for pid, pipeline in parsed.pipelines.items():
+        yield from _check_pipeline(("pipelines", pid), pid, pipeline)
+
+
+def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]:
+    if p.id != pid:
+        yield (*at, "id"), f"id {p.id!r} differs from its key {pid!r}"
+    try:
+        ZoneInfo(p.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        yield (*at, "timezone"), f"unknown time zone {p.timezone!r}"
+    if p.default_language not in p.languages:
+        yield (*at, "default_language"), f"{p.default_language!r} is not among languages {list(p.languages)}"
+
+    stage_ids = p.stage_ids()
+    known_stages = set(stage_ids)
+    seen: set[str] = set()
+    for index, stage in enumerate(p.stages):
+        if stage.id in seen:
+            yield (*at, "stages", index, "id"), f"stage id {stage.id!r} is used twice"
+        seen.add(stage.id)
+
+    def stage_ref(loc: Loc, ref: str | None, what: str) -> Iterator[tuple[Loc, str]]:
+        if ref is not None and ref not in known_stages:
+            yield loc, f"{what} refers to unknown stage {ref!r} (stages: {', '.join(stage_ids)})"
+
+    yield from stage_ref((*at, "start_stage"), p.start_stage, "start_stage")
+    yield from stage_ref((*at, "restart", "stage"), p.restart.stage, "restart.stage")
+    if not any(stage.goal for stage in p.stages):
+        yield (*at, "stages"), "no stage is a goal: a run could never complete"
+    if p.park_event is not None and p.park_event not in p.events:
+        yield (*at, "park_event"), f"unknown event {p.park_event!r}"
+
+    anchors = {*FIXED_ANCHORS, *(f"entered:{sid}" for sid in stage_ids)}
+    for event in p.events.values():
+        anchors.update(event.anchors)
+
+    def check_actions(loc: Loc, actions: Sequence[Any]) -> Iterator[tuple[Loc, str]]:
+        for index, action in enumerate(actions):
+            here = (*loc, index)
+            yield from stage_ref((*here, "move"), action.move, "move")
+            if action.mail and action.mail.template not in p.templates:
+                yield (*here, "mail", "template"), f"unknown template {action.mail.template!r}"
+            if action.task and action.task.owner_role and action.task.owner_role not in p.roles:
+                yield (*here, "task", "owner_role"), f"unknown role {action.task.owner_role!r}"
+            if action.note and action.note.for_role and action.note.for_role not in p.roles:
+                yield (*here, "note", "for"), f"unknown role {action.note.for_role!r}"
+
+    for index, stage in enumerate(p.stages):
+        sloc = (*at, "stages", index)
+        yield from check_actions((*sloc, "on_enter"), stage.on_enter)
+        if stage.goal and stage.schedule:
+            yield (*sloc, "schedule"), "a goal stage completes the run at once, so it has no schedule"
+        keys: set[str] = set()
+        for sindex, step in enumerate(stage.schedule):
+            step_loc = (*sloc, "schedule", sindex)
+            if step.key in keys:
+                yield (*step_loc, "key"), f"step key {step.key!r} is used twice in this stage"
+            keys.add(step.key)
+            if step.at.anchor not in anchors:
+                yield (
+                    (*step_loc, "at", "anchor"),
+                    (f"unknown anchor {step.at.anchor!r} (known: {', '.join(sorted(anchors))})"),
+                )
+            yield from check_actions((*step_loc, "do"), step.do)
+
+    for name, event in p.events.items():
+        eloc = (*at, "events", name)
+        for ref in event.allowed_in or ():
+            yield from stage_ref((*eloc, "allowed_in"), ref, "allowed_in")
+        yield from stage_ref((*eloc, "to"), event.to, "to")
+
+    env = jinja2.Environment(autoescape=False)  # noqa: S701 - plain-text mail, never HTML
+    for name, versions in p.templates.items():
+        tloc = (*at, "templates", name)
+        for language in p.languages:
+            if language not in versions:
+                yield (
+                    tloc,
+                    f"template {name!r} has no {language!r} version "
+                    f"(the pipeline offers {list(p.languages)})",
+                )
+        for language, template in versions.items():
+            if language not in p.languages:
+                yield (*tloc, language), f"language {language!r} is not among languages {list(p.languages)}"
+            for part in ("subject", "body"):
+                source = getattr(template, part)
+                try:
+                    unknown = jinja2.meta.find_undeclared_variables(env.parse(source)) - TEMPLATE_VARIABLES
+                except jinja2.TemplateSyntaxError as exc:
+                    yield (*tloc, language, part), f"template syntax error: {exc.message}"
+                    continue
+                if unknown:
+                    yield (
+                        (*tloc, language, part),
+                        f"unknown variable(s) {sorted(unknown)}; "
+                        f"templates may use {sorted(TEMPLATE_VARIABLES)}",
+                    )
+
+    reachable = _reachable(p)
+    for index, stage in enumerate(p.stages):
+        if stage.id not in reachable:
+            yield (
+                (*at, "stages", index, "id"),
+                f"stage {stage.id!r} is unreachable: no move or event leads to it",
+            )
+
+
+def _reachable(p: Pipeline) -> set[str]:
+    edges: dict[str, set[str]] = {sid: set() for sid in p.stage_ids()}
+    for stage in p.stages:
+        actions = [*stage.on_enter, *(a for step in stage.schedule for a in step.do)]
+        edges[stage.id].update(a.move for a in actions if a.move)
+    for event in p.events.values():
+        if event.to:
+            for source in p.event_allowed_in(event):
+                edges.setdefault(source, set()).add(event.to)
+    todo = [p.start_stage, p.restart.stage]
+    seen: set[str] = set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        todo.extend(edges.get(current, ()))
+    return seen

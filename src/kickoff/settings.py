@@ -1,0 +1,59 @@
+"""One settings object, read from ``KICKOFF_*`` environment variables when asked for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; the defaults run the whole system on one developer machine."""
+
+    model_config = SettingsConfigDict(env_prefix="KICKOFF_", extra="ignore")
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "kickoff"
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 1025
+    smtp_timeout_seconds: float = 20.0
+    mail_from: str = "Kickoff <onboarding@kickoff.localhost>"
+
+    # Development defaults only: docker-compose.yml requires real values.
+    webhook_secret: SecretStr = SecretStr("dev-webhook-secret")
+    webhook_tolerance_seconds: int = 300
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=lambda: [SecretStr("dev-api-key")])
+
+    pipelines_file: Path = Path("pipelines.yaml")
+    data_dir: Path = Path(".data")
+    public_url: str = "http://localhost:8000"
+    log_json: bool = True
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        # KICKOFF_API_KEYS is a comma-separated list, not JSON.
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _at_least_one_key(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if not value:
+            raise ValueError("KICKOFF_API_KEYS must name at least one key")
+        return value
+
+    @property
+    def mail_ledger_path(self) -> Path:
+        """Where the mail activity records which Message-IDs it has sent."""
+        return self.data_dir / "mail-ledger.sqlite3"
+
+
+def get_settings() -> Settings:
+    """Read the environment now (never at import, so tests and embedders can set it first)."""
+    return Settings()

@@ -1,0 +1,113 @@
+"""Worker wiring: connect to Temporal, register search attributes, run workflows and activities."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
+
+from kickoff import search_attributes as sa
+from kickoff.activities import MailActivities, MailLedger, SmtpConfig
+from kickoff.logging_setup import configure_logging
+from kickoff.pipelines import load_pipelines
+from kickoff.settings import Settings, get_settings
+from kickoff.workflows.onboarding import OnboardingWorkflow
+
+log = structlog.get_logger(__name__)
+
+_INDEXED_TYPE = {
+    SearchAttributeIndexedValueType.KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    SearchAttributeIndexedValueType.INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+}
+
+
+async def connect(target_host: str | None = None) -> Client:
+    """A client with the project's pydantic data converter (default: KICKOFF_TEMPORAL_ADDRESS)."""
+    settings = get_settings()
+    return await Client.connect(
+        target_host or settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Register Kickoff's custom search attributes; does nothing for those already there."""
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        existing = set(listed.custom_attributes)
+    except RPCError as err:
+        # The time-skipping test server has no ListSearchAttributes: add them all.
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        existing = set()
+    missing = {key.name: _INDEXED_TYPE[key.indexed_value_type] for key in sa.ALL if key.name not in existing}
+    if not missing:
+        return
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.ALREADY_EXISTS:
+            raise
+    log.info("search_attributes.registered", names=sorted(missing))
+
+
+def create_worker(client: Client, settings: Settings | None = None) -> Worker:
+    """Every workflow and activity on KICKOFF_TASK_QUEUE; refuses an invalid pipelines file."""
+    settings = settings or get_settings()
+    # Runs carry their own pipeline snapshot, but a worker that cannot read
+    # the file would hide a broken deploy: validate it before polling.
+    load_pipelines(settings.pipelines_file)
+    mail = MailActivities(
+        SmtpConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            mail_from=settings.mail_from,
+            timeout_seconds=settings.smtp_timeout_seconds,
+        ),
+        MailLedger(settings.mail_ledger_path),
+    )
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[OnboardingWorkflow],
+        activities=[mail.send_mail],
+    )
+
+
+async def run_worker() -> None:
+    settings = get_settings()
+    configure_logging(json=settings.log_json)
+    client = await connect()
+    worker = create_worker(client, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker.started", task_queue=settings.task_queue)
+    async with worker:
+        await stop.wait()
+    log.info("worker.stopped")
+
+
+def main() -> None:
+    asyncio.run(run_worker())
+
+
+if __name__ == "__main__":
+    main()

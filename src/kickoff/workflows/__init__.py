@@ -1,0 +1,1 @@
+"""Workflows: orchestration only, no I/O."""

@@ -1,0 +1,472 @@
+"""The onboarding workflow: an interpreter for one pipeline snapshot.
+
+Orchestration only. No I/O, no wall clock, no randomness: time comes from
+``workflow.now()``, mail goes out through the ``send_mail`` activity, and
+everything a process owner may change comes from the ``Pipeline`` snapshot
+in the input (so editing ``pipelines.yaml`` never changes a run in flight).
+
+Shape of a run:
+
+* Entering a stage is a synchronous state change (stage, anchors, timeline)
+  that queues the stage's ``on_enter`` actions. Update handlers enter stages
+  directly, so a validator always sees the stage every accepted event led to.
+* The main loop performs queued actions in order, then sleeps until the
+  earliest unperformed schedule step of the current stage, or until an event
+  wakes it. Each step's moment is computed from its anchor, never chained
+  from the previous sleep, so a late worker cannot shift the plan.
+* A step or action belongs to one visit of a stage; when the run moves on,
+  whatever that visit had not performed yet is dropped.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    # pydantic's EmailStr imports email_validator lazily on first use, which the
+    # sandbox would flag as a late import: load it up front, outside the sandbox.
+    import email_validator  # noqa: F401
+
+    from kickoff import search_attributes as sa
+    from kickoff.domain import (
+        CycleSummary,
+        EmailRecord,
+        EventInput,
+        OnboardingInput,
+        OnboardingState,
+        RestartInput,
+        SendMailInput,
+        SendMailResult,
+        Task,
+        TaskResolution,
+        TimelineEntry,
+        task_id,
+    )
+    from kickoff.pipelines.model import Action, EntryKind, Pipeline, Stage, Step
+    from kickoff.schedule import format_local, offset_moment, start_of_day
+
+MAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["TemplateError", "MailDeliveryUnknown"],
+)
+# An SMTP outage is retried for a day; after that a staff task replaces the mail.
+MAIL_GIVE_UP_AFTER = timedelta(days=1)
+MAIL_ATTEMPT_TIMEOUT = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class _Work:
+    """One action to perform, tied to the stage visit that produced it."""
+
+    action: Action
+    visit: tuple[str, int]
+    key: str
+    at: datetime
+
+
+@workflow.defn(name="Onboarding")
+class OnboardingWorkflow:
+    @workflow.init
+    def __init__(self, input: OnboardingInput) -> None:
+        self._pipeline: Pipeline = input.pipeline
+        self._queue: list[_Work] = []
+        self._wake = False
+        self._restart: RestartInput | None = None
+        self._published_open_tasks: int | None = None
+        if input.carried_state is not None:
+            # Continue-as-new: the run goes on exactly where the previous one stopped.
+            self._state = input.carried_state
+            return
+        now = workflow.now()
+        tz = self._pipeline.timezone
+        first_stage = self._pipeline.restart.stage if input.cycle > 1 else self._pipeline.start_stage
+        self._state = OnboardingState(
+            id=input.onboarding_id,
+            cycle=input.cycle,
+            pipeline=self._pipeline.id,
+            pipeline_version=input.pipeline_version,
+            stage=first_stage,
+            stage_label=self._pipeline.stage(first_stage).label,
+            stage_entered_at=now,
+            contract=input.contract,
+            anchors={
+                "signed_at": input.contract.signed_at,
+                "delivery_start": start_of_day(input.contract.delivery_start, tz),
+            },
+            previous_cycles=input.previous_cycles,
+        )
+        if input.cycle > 1:
+            self._timeline(now, "restarted", f"reason: {input.restart_reason}")
+        else:
+            self._timeline(now, "contract_received", f"pipeline {self._pipeline.id}")
+        self._enter(first_stage, now)
+
+    # ------------------------------------------------------------------ run
+
+    @workflow.run
+    async def run(self, input: OnboardingInput) -> OnboardingState:
+        workflow.upsert_search_attributes([sa.PIPELINE.value_set(self._pipeline.id)])
+        self._publish()
+        while True:
+            await self._perform_queued()
+            if self._restart is not None:
+                await self._continue_as_restart(input, self._restart)
+            if self._stage().goal:
+                break
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(input.model_copy(update={"carried_state": self._state}))
+
+            step, due = self._next_step()
+            self._publish()
+            self._wake = False
+            if step is None or due is None:
+                await workflow.wait_condition(lambda: self._wake)
+                continue
+            delay = due - workflow.now()
+            if delay > timedelta(0):
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._wake, timeout=delay, timeout_summary=step.summary
+                    )
+                    continue  # an event arrived first: re-plan from the new state
+                except TimeoutError:
+                    pass
+            self._fire(step, due)
+
+        self._close()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state
+
+    async def _continue_as_restart(self, input: OnboardingInput, restart: RestartInput) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        summary = CycleSummary(
+            cycle=self._state.cycle,
+            run_id=workflow.info().run_id,
+            final_stage=self._state.stage,
+            ended_at=workflow.now(),
+            restart_reason=restart.reason,
+        )
+        workflow.continue_as_new(
+            OnboardingInput(
+                onboarding_id=input.onboarding_id,
+                contract=self._state.contract,
+                pipeline=restart.pipeline,
+                pipeline_version=restart.pipeline_version,
+                cycle=self._state.cycle + 1,
+                restart_reason=restart.reason,
+                previous_cycles=[*self._state.previous_cycles, summary],
+            )
+        )
+
+    # -------------------------------------------------------------- handlers
+
+    @workflow.query
+    def state(self) -> OnboardingState:
+        """The run's full state: stage, tasks, mails and timeline."""
+        return self._state
+
+    @workflow.update
+    def apply_event(self, event: EventInput) -> str:
+        """Apply a staff or system event; returns the stage the run is in afterwards."""
+        spec = self._pipeline.events[event.name]
+        now = workflow.now()
+        detail = spec.outcome_labels.get(event.payload.get("outcome") or "", spec.label)
+        extra = [f"{k}: {v}" for k, v in event.payload.items() if v and k != "outcome"]
+        self._timeline(now, event.name, "; ".join([detail, *extra]))
+        for anchor, field in spec.anchors.items():
+            self._set_anchor(anchor, event.payload.get(field))
+        if spec.completes_task_kind is not None:
+            open_of_kind = [t for t in self._state.open_tasks() if t.kind == spec.completes_task_kind]
+            if open_of_kind:
+                self._finish_task(min(open_of_kind, key=lambda t: t.due_at), now, "done_by_staff")
+        if spec.to is not None:
+            self._enter(spec.to, now)
+        self._publish()
+        self._wake = True
+        return self._state.stage
+
+    @apply_event.validator
+    def _validate_event(self, event: EventInput) -> None:
+        self._refuse_if_finished()
+        spec = self._pipeline.events.get(event.name)
+        if spec is None:
+            raise ValueError(f"pipeline {self._pipeline.id} has no event {event.name!r}")
+        allowed = self._pipeline.event_allowed_in(spec)
+        if self._state.stage not in allowed:
+            raise ValueError(
+                f"{event.name} is not accepted in stage {self._state.stage!r} "
+                f"(accepted in: {', '.join(allowed)})"
+            )
+        outcome = event.payload.get("outcome")
+        if spec.outcome_labels and outcome not in spec.outcome_labels:
+            raise ValueError(f"outcome must be one of {sorted(spec.outcome_labels)}")
+
+    @workflow.update
+    def complete_task(self, task: str) -> str:
+        """Mark a task done; returns its id."""
+        found = self._task(task)
+        assert found is not None  # the validator refused unknown ids
+        self._finish_task(found, workflow.now(), "done_by_staff")
+        self._publish()
+        return found.id
+
+    @complete_task.validator
+    def _validate_complete_task(self, task: str) -> None:
+        self._refuse_if_finished()
+        found = self._task(task)
+        if found is None:
+            raise LookupError(f"task {task} does not belong to this onboarding")
+        if found.status != "open":
+            raise ValueError(f"task {task} is already done")
+
+    @workflow.update
+    def restart(self, restart: RestartInput) -> int:
+        """Restart onboarding with a fresh pipeline snapshot; returns the new cycle number."""
+        self._restart = restart
+        self._wake = True
+        return self._state.cycle + 1
+
+    @restart.validator
+    def _validate_restart(self, restart: RestartInput) -> None:
+        self._refuse_if_finished()
+        if restart.reason not in restart.pipeline.restart.reasons:
+            raise ValueError(f"reason must be one of {list(restart.pipeline.restart.reasons)}")
+
+    def _refuse_if_finished(self) -> None:
+        if self._state.status != "running" or self._stage().goal:
+            raise ValueError(
+                f"onboarding is {self._state.stage_label} ({self._state.stage}): nothing more happens"
+            )
+        if self._restart is not None:
+            raise ValueError("onboarding is restarting")
+
+    # ------------------------------------------------------------ the engine
+
+    def _stage(self) -> Stage:
+        return self._pipeline.stage(self._state.stage)
+
+    def _visit(self) -> tuple[str, int]:
+        return self._state.stage, self._state.entry_count[self._state.stage]
+
+    def _enter(self, stage_id: str, at: datetime) -> None:
+        stage = self._pipeline.stage(stage_id)
+        count = self._state.entry_count.get(stage_id, 0) + 1
+        kind: EntryKind = "reentry" if count > 1 else "restart" if self._state.cycle > 1 else "first_entry"
+        self._state.entry_count[stage_id] = count
+        self._state.stage = stage_id
+        self._state.stage_label = stage.label
+        self._state.stage_entered_at = at
+        self._state.fired_steps = []
+        self._state.anchors[f"entered:{stage_id}"] = at
+        self._timeline(at, "stage_entered", stage.label)
+        visit = self._visit()
+        # Work of earlier visits is dropped: the run has moved on.
+        self._queue = [work for work in self._queue if work.visit == visit]
+        self._queue.extend(
+            _Work(action, visit, f"enter-{index}", at)
+            for index, action in enumerate(stage.on_enter)
+            if action.applies_to(kind)
+        )
+        workflow.upsert_search_attributes(
+            [
+                sa.STAGE.value_set(stage_id),
+                sa.PIPELINE_VERSION.value_set(self._state.pipeline_version),
+            ]
+        )
+
+    def _next_step(self) -> tuple[Step | None, datetime | None]:
+        best: tuple[Step | None, datetime | None] = (None, None)
+        for step in self._stage().schedule:
+            if step.key in self._state.fired_steps:
+                continue
+            anchor = (
+                self._state.stage_entered_at
+                if step.at.anchor == "entered"
+                else self._state.anchors.get(step.at.anchor)
+            )
+            if anchor is None:
+                continue  # e.g. parked without an until-date: nothing is scheduled
+            moment = offset_moment(anchor, step.at.days, step.at.time, self._pipeline.timezone)
+            if best[1] is None or moment < best[1]:
+                best = (step, moment)
+        return best
+
+    def _fire(self, step: Step, due: datetime) -> None:
+        # A step planned for before the stage was entered (a delivery start
+        # long past) happens "at once"; otherwise it happens at its planned
+        # moment even if the worker processes it late.
+        at = max(due, self._state.stage_entered_at)
+        self._state.fired_steps.append(step.key)
+        visit = self._visit()
+        self._queue.extend(
+            _Work(action, visit, f"{step.key}-{index}", at) for index, action in enumerate(step.do)
+        )
+
+    async def _perform_queued(self) -> None:
+        while self._queue:
+            work = self._queue.pop(0)
+            if work.visit != self._visit():
+                continue
+            await self._perform(work)
+            self._publish()
+
+    async def _perform(self, work: _Work) -> None:
+        action = work.action
+        if action.move is not None:
+            self._enter(action.move, work.at)
+        elif action.task is not None:
+            spec = action.task
+            due = max(work.at, offset_moment(work.at, spec.due.days, spec.due.time, self._pipeline.timezone))
+            self._add_task(spec.kind, spec.title, spec.owner_role, due, work.at)
+        elif action.note is not None:
+            role = self._pipeline.roles.get(action.note.for_role or "", "")
+            self._timeline(work.at, "note", f"{action.note.text}" + (f" (till {role})" if role else ""))
+        elif action.mail is not None:
+            await self._send_mail(work)
+
+    async def _send_mail(self, work: _Work) -> None:
+        spec = work.action.mail
+        assert spec is not None
+        contract = self._state.contract
+        language, template = self._pipeline.template_for(spec.template, contract.language)
+        to = contract.main_user.email if spec.to == "main_user" else self._pipeline.team.email
+        stage, entry = work.visit
+        domain = self._pipeline.team.email.rsplit("@", 1)[1]
+        # Stable per (onboarding, cycle, stage visit, step): every retry of this
+        # action carries the same Message-ID, which the activity deduplicates on.
+        message_id = f"<{self._state.id}.{self._state.cycle}.{stage}.{entry}.{work.key}@{domain}>"
+        try:
+            result = await workflow.execute_activity(
+                "send_mail",
+                SendMailInput(
+                    onboarding_id=self._state.id,
+                    message_id=message_id,
+                    to=to,
+                    subject_template=template.subject,
+                    body_template=template.body,
+                    context=self._mail_context(),
+                ),
+                result_type=SendMailResult,
+                start_to_close_timeout=MAIL_ATTEMPT_TIMEOUT,
+                schedule_to_close_timeout=MAIL_GIVE_UP_AFTER,
+                retry_policy=MAIL_RETRY,
+                summary=work.action.describe(),
+            )
+        except ActivityError as err:
+            reason = err.cause.type if isinstance(err.cause, ApplicationError) else "timeout"
+            now = workflow.now()
+            self._timeline(now, "mail_failed", f"{spec.template}: {reason}")
+            self._add_task(
+                "todo",
+                f"Mail '{spec.template}' may not have reached {spec.to}: check and contact them",
+                None,
+                now,
+                now,
+            )
+            return
+        self._state.emails.append(
+            EmailRecord(
+                template=spec.template,
+                to=to,
+                sent_at=max(work.at, workflow.now()),
+                message_id=result.message_id,
+                language=language,
+            )
+        )
+        self._timeline(workflow.now(), "mail_sent", spec.template)
+
+    def _mail_context(self) -> dict[str, object]:
+        contract = self._state.contract
+        meeting_at = self._state.anchors.get("meeting_at")
+        return {
+            "onboarding_id": self._state.id,
+            "customer": {"name": contract.customer.name, "org_number": contract.customer.org_number},
+            "main_user": {"name": contract.main_user.name},
+            "links": dict(self._pipeline.links),
+            "pipeline": {"id": self._pipeline.id, "name": self._pipeline.name},
+            "team": {"name": self._pipeline.team.name or "", "email": self._pipeline.team.email},
+            "meeting_at": format_local(meeting_at, self._pipeline.timezone) if meeting_at else None,
+        }
+
+    # ----------------------------------------------------------- bookkeeping
+
+    def _add_task(self, kind: str, title: str, role: str | None, due: datetime, at: datetime) -> None:
+        self._state.task_counter += 1
+        self._state.tasks.append(
+            Task(
+                id=task_id(self._state.id, self._state.cycle, self._state.task_counter),
+                kind="call" if kind == "call" else "todo",
+                title=title,
+                owner_role=role,
+                due_at=due,
+                stage=self._state.stage,
+                created_at=at,
+            )
+        )
+        self._timeline(at, "task_created", title)
+
+    def _task(self, task: str) -> Task | None:
+        return next((t for t in self._state.tasks if t.id == task), None)
+
+    def _finish_task(self, task: Task, at: datetime, how: TaskResolution) -> None:
+        task.status = "done"
+        task.done_at = at
+        task.resolution = how
+        self._timeline(at, "task_done", task.title)
+
+    def _set_anchor(self, name: str, value: str | None) -> None:
+        if not value:
+            self._state.anchors.pop(name, None)
+            return
+        if len(value) == len("2026-01-31"):
+            self._state.anchors[name] = start_of_day(date.fromisoformat(value), self._pipeline.timezone)
+        else:
+            self._state.anchors[name] = datetime.fromisoformat(value)
+
+    def _close(self) -> None:
+        now = workflow.now()
+        for task in self._state.open_tasks():
+            self._finish_task(task, now, "closed_with_onboarding")
+        self._state.status = "completed"
+        self._state.next_step = None
+        self._state.next_step_at = None
+        self._timeline(now, "completed", self._state.stage_label)
+        self._publish()
+
+    def _timeline(self, at: datetime, event: str, detail: str = "") -> None:
+        # Kept in time order: a mail's "sent" can be recorded after later-dated work.
+        bisect.insort(
+            self._state.timeline, TimelineEntry(at=at, event=event, detail=detail), key=lambda e: e.at
+        )
+
+    def _publish(self) -> None:
+        """Keep the Temporal UI's current details and the task-count attribute true."""
+        step, due = (None, None) if self._state.status != "running" else self._next_step()
+        self._state.next_step = step.summary if step else None
+        self._state.next_step_at = due
+        tz = self._pipeline.timezone
+        lines = [
+            f"**Stage:** {self._state.stage_label} (`{self._state.stage}`) since "
+            f"{format_local(self._state.stage_entered_at, tz)}",
+            f"**Next:** {step.summary} at {format_local(due, tz)}"
+            if step and due
+            else "**Next:** waiting for staff",
+            f"**Open tasks:** {len(self._state.open_tasks())}",
+            f"**Pipeline:** {self._pipeline.id} version {self._state.pipeline_version}, "
+            f"cycle {self._state.cycle}",
+        ]
+        workflow.set_current_details("\n\n".join(lines))
+        open_tasks = len(self._state.open_tasks())
+        if open_tasks != self._published_open_tasks:
+            # Each upsert is a history event: only write when the count changes.
+            workflow.upsert_search_attributes([sa.OPEN_TASKS.value_set(open_tasks)])
+            self._published_open_tasks = open_tasks
