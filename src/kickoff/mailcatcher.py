@@ -10,7 +10,9 @@ import asyncio
 import email
 import email.policy
 import itertools
+import logging
 import signal
+import socket
 import threading
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -44,7 +46,7 @@ class MailCatcher:
         self.messages: list[EmailMessage] = []
         self._lock = threading.Lock()
         self._counter = itertools.count(1)
-        self._controller = Controller(_Handler(self), hostname=host, port=port or _free_port(host))
+        self._controller = Controller(_Handler(self), hostname=host, port=port or free_port(host))
 
     @property
     def host(self) -> str:
@@ -81,9 +83,8 @@ class MailCatcher:
             return [m for m in self.messages if m["X-Kickoff-Onboarding"] == onboarding_id]
 
 
-def _free_port(host: str) -> int:
-    import socket
-
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (for servers started by tests and tools)."""
     with socket.socket() as sock:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
@@ -93,6 +94,7 @@ def _free_port(host: str) -> int:
 async def _serve() -> None:
     settings = get_settings()
     configure_logging(json=settings.log_json)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-connection chatter
     catcher = MailCatcher(host="127.0.0.1", port=settings.smtp_port, folder=settings.data_dir / "mail")
     catcher.start()
     log.info("mailcatcher.started", port=catcher.port, folder=str(catcher.folder))
