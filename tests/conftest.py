@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -31,7 +33,7 @@ from kickoff.settings import Settings
 from kickoff.signature import sign
 from kickoff.worker import connect, create_worker, ensure_search_attributes
 from kickoff.workflows.onboarding import OnboardingWorkflow
-from tests.support import ROOT
+from tests.support import ROOT, STARTED_RUNS
 
 BIN = Path(sys.executable).parent
 API_KEY = "test-api-key"
@@ -83,6 +85,10 @@ async def ts_worker(
         activities=[mail_activities.send_mail],
     ) as worker:
         yield worker
+        for workflow_id in STARTED_RUNS:
+            with contextlib.suppress(RPCError):
+                await ts_env.client.get_workflow_handle(workflow_id).terminate("test finished")
+        STARTED_RUNS.clear()
 
 
 @pytest.fixture

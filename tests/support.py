@@ -10,8 +10,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from kickoff.domain import Contract, OnboardingInput, onboarding_id
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from kickoff.domain import Contract, EventInput, OnboardingInput, OnboardingState, onboarding_id
 from kickoff.pipelines import PipelineCatalog, load_pipelines
+from kickoff.workflows.onboarding import OnboardingWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINES_FILE = ROOT / "pipelines.yaml"
@@ -80,3 +84,79 @@ async def eventually(
 
 def day(d: date) -> str:
     return d.isoformat()
+
+
+# --------------------------------------------------------------------------
+# Driving runs on the time-skipping server.
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(STOCKHOLM).date()
+
+
+def at_eight(d: date) -> datetime:
+    """08:00 Stockholm wall time on ``d``, as aware UTC: when assist-se steps happen."""
+    return sthlm(d.year, d.month, d.day, 8)
+
+
+STARTED_RUNS: list[str] = []
+"""Workflow ids started on the time-skipping server by the current test.
+
+A run left behind without a worker would hold the shared test-server clock
+still (its due workflow tasks are never completed), so the worker fixture
+terminates every run listed here when its test ends."""
+
+
+async def start_run(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    contract: Contract,
+    pipelines: PipelineCatalog | None = None,
+) -> WorkflowHandle[OnboardingWorkflow, OnboardingState]:
+    inp = onboarding_input(contract, pipelines)
+    STARTED_RUNS.append(inp.onboarding_id)
+    return await env.client.start_workflow(
+        OnboardingWorkflow.run, inp, id=inp.onboarding_id, task_queue=task_queue
+    )
+
+
+async def skip_to(env: WorkflowEnvironment, moment: datetime) -> None:
+    """Advance the time-skipping server's clock to ``moment`` (no-op if already past)."""
+    now = await env.get_current_time()
+    if moment > now:
+        await env.sleep(moment - now)
+
+
+async def settled_state(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> OnboardingState:
+    """The run's state once it has caught up: no queued actions and no step already due."""
+
+    async def read() -> tuple[OnboardingState, datetime]:
+        state: OnboardingState = await handle.query(OnboardingWorkflow.state)
+        return state, await env.get_current_time()
+
+    def caught_up(pair: tuple[OnboardingState, datetime]) -> bool:
+        state, now = pair
+        due = state.next_step_at
+        return state.pending_actions == 0 and (due is None or due > now or state.status != "running")
+
+    state, _ = await eventually(read, caught_up)
+    return state
+
+
+async def book_meeting(handle: WorkflowHandle[Any, Any], meeting_at: datetime) -> str:
+    stage: str = await handle.execute_update(
+        OnboardingWorkflow.apply_event,
+        EventInput(name="meeting_booked", payload={"meeting_at": meeting_at.isoformat()}),
+    )
+    return stage
+
+
+async def send_event(handle: WorkflowHandle[Any, Any], name: str, **payload: str | None) -> str:
+    stage: str = await handle.execute_update(
+        OnboardingWorkflow.apply_event, EventInput(name=name, payload=payload)
+    )
+    return stage
+
+
+def entries(state: OnboardingState, event: str) -> list[tuple[datetime, str]]:
+    return [(entry.at, entry.detail) for entry in state.timeline if entry.event == event]

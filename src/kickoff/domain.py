@@ -125,6 +125,8 @@ class OnboardingState(BaseModel):
     contract: Contract
     next_step: str | None = None
     next_step_at: datetime | None = None
+    pending_actions: int = 0
+    """Actions queued or in flight (e.g. a mail being sent); 0 when the run is idle."""
     tasks: list[Task] = Field(default_factory=list)
     emails: list[EmailRecord] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)

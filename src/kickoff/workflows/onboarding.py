@@ -313,11 +313,12 @@ class OnboardingWorkflow:
 
     async def _perform_queued(self) -> None:
         while self._queue:
+            self._state.pending_actions = len(self._queue)
             work = self._queue.pop(0)
-            if work.visit != self._visit():
-                continue
-            await self._perform(work)
+            if work.visit == self._visit():
+                await self._perform(work)
             self._publish()
+        self._state.pending_actions = 0
 
     async def _perform(self, work: _Work) -> None:
         action = work.action

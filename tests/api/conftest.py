@@ -1,0 +1,124 @@
+"""The ``kickoff`` fixture: the served API plus helpers to start runs, act on them and wait for state."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from kickoff.api import create_app
+from kickoff.mailcatcher import MailCatcher
+from kickoff.worker import create_worker
+from tests.conftest import Api, api_settings, serve_app
+from tests.support import contract_payload, eventually
+
+# Before today (2026-11-22), so the run moves to `onboarding` and sends its welcome mail at once.
+PAST_DELIVERY = "2026-11-01"
+TEAM_EMAIL = "onboarding-team@assist.example"
+NO_ANSWER = "Inget svar – försök till kontakt för onboarding"
+# How each template's mail is recognised in the SMTP catcher (the rendered subject's start).
+SUBJECTS = {
+    "welcome": "Välkommen till Assist",
+    "booking_reminder": "Påminnelse: boka ert uppstartsmöte",
+    "kickoff_booked": "Uppstartsmöte bokat",
+}
+
+State = dict[str, Any]
+
+
+def templates(state: State) -> list[str]:
+    """The templates of the mails a run has recorded as sent, in order."""
+    return [mail["template"] for mail in state["emails"]]
+
+
+def events(state: State) -> list[str]:
+    return [entry["event"] for entry in state["timeline"]]
+
+
+@dataclass
+class Kickoff:
+    """The API under test, the SMTP catcher, and the onboardings this test started."""
+
+    api: Api
+    smtp: MailCatcher
+    started: list[str] = field(default_factory=list)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self.api.http
+
+    async def submit(self, payload: dict[str, Any], **kwargs: Any) -> httpx.Response:
+        """POST a correctly signed contract (unless ``kwargs`` say otherwise)."""
+        response = await self.api.post_contract(payload, **kwargs)
+        if response.status_code in (200, 202):
+            self.started.append(response.json()["id"])
+        return response
+
+    async def start(self, **overrides: Any) -> str:
+        """Start an onboarding and wait until it is in `onboarding` with its welcome mail sent."""
+        response = await self.submit(contract_payload(**{"delivery_start": PAST_DELIVERY, **overrides}))
+        assert response.status_code == 202, response.text
+        oid: str = response.json()["id"]
+        await self.until(oid, lambda s: s["stage"] == "onboarding" and "welcome" in templates(s))
+        return oid
+
+    async def state(self, oid: str) -> State:
+        return await self.api.onboarding(oid)
+
+    async def until(self, oid: str, check: Callable[[State], bool], within: float = 15) -> State:
+        return await eventually(lambda: self.state(oid), check, within=within)
+
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        return await self.http.get(path, params=params, headers=self.api.auth)
+
+    async def post(self, path: str, body: Any = None) -> httpx.Response:
+        return await self.http.post(path, json=body, headers=self.api.auth)
+
+    def mails(self, oid: str, template: str) -> list[EmailMessage]:
+        """Mails of ``template`` for ``oid`` that reached the SMTP catcher."""
+        return [m for m in self.smtp.for_onboarding(oid) if str(m["Subject"]).startswith(SUBJECTS[template])]
+
+    async def run_id(self, oid: str) -> str:
+        description = await self.api.client.get_workflow_handle(oid).describe()
+        return description.run_id
+
+    async def terminate_started(self) -> None:
+        for oid in self.started:
+            with contextlib.suppress(RPCError):  # completed already
+                await self.api.client.get_workflow_handle(oid).terminate(reason="test finished")
+
+
+@pytest.fixture(scope="session")
+async def shared_api(
+    dev_server: Client, smtp: MailCatcher, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Api]:
+    """Like the ``api`` fixture, but one app and worker for the whole session.
+
+    Starting uvicorn and a worker costs about half a second, so per-test
+    instances would make this suite several times slower; every test still
+    works on its own onboardings (unique contract ids).
+    """
+    settings = api_settings(f"api-{uuid.uuid4().hex}", tmp_path_factory.mktemp("api"), smtp)
+    async with (
+        create_worker(dev_server, settings),
+        serve_app(create_app(client=dev_server, settings=settings)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
+        yield Api(http=http, settings=settings, client=dev_server)
+
+
+@pytest.fixture
+async def kickoff(shared_api: Api, smtp: MailCatcher) -> AsyncIterator[Kickoff]:
+    """Runs a test leaves open are terminated afterwards, so cross-onboarding queries
+    (GET /tasks) in later tests only see their own onboardings' tasks."""
+    helper = Kickoff(shared_api, smtp)
+    yield helper
+    await helper.terminate_started()

@@ -1,0 +1,81 @@
+"""GET /healthz and the OpenAPI schema."""
+
+from __future__ import annotations
+
+from tests.api.conftest import Kickoff
+from tests.support import catalog
+
+
+async def test_healthz_reports_temporal_and_pipeline_versions(kickoff: Kickoff) -> None:
+    """/healthz answers 200 with Temporal ok and the loaded assist-se pipeline version."""
+    response = await kickoff.http.get("/healthz")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "status": "ok",
+        "temporal": "ok",
+        "pipelines": {"assist-se": catalog().version("assist-se")},
+    }
+
+
+ROUTES = {
+    "/contracts": {"post"},
+    "/onboardings": {"get"},
+    "/onboardings/{onboarding_id}": {"get"},
+    "/onboardings/{onboarding_id}/meeting-booked": {"post"},
+    "/onboardings/{onboarding_id}/calls": {"post"},
+    "/onboardings/{onboarding_id}/park": {"post"},
+    "/onboardings/{onboarding_id}/resume": {"post"},
+    "/onboardings/{onboarding_id}/restart": {"post"},
+    "/tasks": {"get"},
+    "/tasks/{task_id}/done": {"post"},
+    "/healthz": {"get"},
+}
+
+
+async def test_openapi_lists_every_route(kickoff: Kickoff) -> None:
+    """/openapi.json documents exactly the API's routes with their methods."""
+    schema = (await kickoff.http.get("/openapi.json")).json()
+    documented = {
+        path: set(ops) & {"get", "post", "put", "patch", "delete"} for path, ops in schema["paths"].items()
+    }
+    assert documented == ROUTES
+
+
+async def test_openapi_documents_the_contract_body_and_answers(kickoff: Kickoff) -> None:
+    """POST /contracts documents its JSON body (fields, required ones, licenses >= 1) and its status codes."""
+    operation = (await kickoff.http.get("/openapi.json")).json()["paths"]["/contracts"]["post"]
+    body = operation["requestBody"]
+    assert body["required"] is True
+    contract = body["content"]["application/json"]["schema"]
+    assert set(contract["properties"]) == {
+        "contract_id",
+        "pipeline",
+        "signed_at",
+        "delivery_start",
+        "customer",
+        "main_user",
+        "licenses",
+        "language",
+    }
+    assert set(contract["required"]) == {
+        "contract_id",
+        "signed_at",
+        "delivery_start",
+        "customer",
+        "main_user",
+        "licenses",
+    }
+    assert contract["properties"]["pipeline"]["default"] == "assist-se"
+    assert contract["properties"]["licenses"]["minimum"] == 1
+    assert {"200", "202", "401", "409", "422"} <= set(operation["responses"])
+
+
+async def test_openapi_declares_bearer_security_on_protected_routes(kickoff: Kickoff) -> None:
+    """Protected operations declare the HTTP bearer scheme; /healthz and /contracts do not."""
+    schema = (await kickoff.http.get("/openapi.json")).json()
+    schemes = schema["components"]["securitySchemes"]
+    assert [s["scheme"].lower() for s in schemes.values()] == ["bearer"]
+    for path, methods in ROUTES.items():
+        for method in methods:
+            secured = bool(schema["paths"][path][method].get("security"))
+            assert secured == (path not in ("/healthz", "/contracts")), (method, path)

@@ -1,0 +1,172 @@
+"""The mail activity over real SMTP: UTF-8 rendering, Message-ID idempotency, and the ledger's crash rules."""
+
+from __future__ import annotations
+
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from kickoff.activities import MailActivities, MailLedger, SmtpConfig
+from kickoff.domain import SendMailInput
+from kickoff.mailcatcher import MailCatcher, free_port
+from tests.support import eventually
+
+CUSTOMER = "Åre Hälsa & Söner AB"
+USER = "Örjan Ängström"
+SUBJECT = "Välkommen till Assist, {{ customer.name }}!"
+BODY = "Hej {{ main_user.name }},\n\nVälkommen! Ärende {{ onboarding_id }} gäller {{ customer.name }}.\n"
+MAIL_FROM = "Kickoff <kickoff@test.example>"
+
+
+def mail_input(**overrides: object) -> SendMailInput:
+    """A welcome mail with Swedish names and a fresh Message-ID (the catcher is shared by the session)."""
+    values: dict[str, object] = {
+        "onboarding_id": "SE-C-1001",
+        "message_id": f"<{uuid.uuid4().hex}@kickoff.test>",
+        "to": "orjan@are-halsa.example",
+        "subject_template": SUBJECT,
+        "body_template": BODY,
+        "context": {
+            "onboarding_id": "SE-C-1001",
+            "customer": {"name": CUSTOMER},
+            "main_user": {"name": USER},
+        },
+    }
+    values.update(overrides)
+    return SendMailInput.model_validate(values)
+
+
+async def arrived(smtp: MailCatcher, message_id: str) -> list[EmailMessage]:
+    """The messages with ``message_id`` once at least one is there."""
+
+    async def probe() -> list[EmailMessage]:
+        return smtp.with_message_id(message_id)
+
+    return await eventually(probe, bool, within=10)
+
+
+@pytest.fixture
+def env() -> ActivityEnvironment:
+    return ActivityEnvironment()
+
+
+async def test_mail_arrives_once_with_utf8_subject_and_body(
+    env: ActivityEnvironment, mail_activities: MailActivities, smtp: MailCatcher
+) -> None:
+    """The rendered mail reaches SMTP once; å, ä, ö in names survive in the decoded Subject and body."""
+    request = mail_input()
+    result = await env.run(mail_activities.send_mail, request)
+    assert (result.message_id, result.delivered) == (request.message_id, True)
+
+    (message,) = await arrived(smtp, request.message_id)
+    assert message["Message-ID"] == request.message_id
+    assert message["X-Kickoff-Onboarding"] == "SE-C-1001"
+    assert message["To"] == "orjan@are-halsa.example"
+    assert str(message["Subject"]) == f"Välkommen till Assist, {CUSTOMER}!"
+    assert message.get_content_charset() == "utf-8"
+    body = message.get_content().replace("\r\n", "\n")
+    assert body == f"Hej {USER},\n\nVälkommen! Ärende SE-C-1001 gäller {CUSTOMER}.\n"
+    entry = await mail_activities.ledger.get(request.message_id)
+    assert entry is not None
+    assert entry.state == "sent"
+
+
+async def test_second_send_with_same_message_id_delivers_nothing(
+    env: ActivityEnvironment, mail_activities: MailActivities, smtp: MailCatcher
+) -> None:
+    """A retry with a Message-ID already sent returns delivered=False and sends no second mail."""
+    request = mail_input()
+    first = await env.run(mail_activities.send_mail, request)
+    await arrived(smtp, request.message_id)
+
+    second = await env.run(mail_activities.send_mail, request)
+    assert first.delivered is True
+    assert (second.message_id, second.delivered) == (request.message_id, False)
+    # The catcher stores a message before it answers DATA, so nothing can be in flight here.
+    assert len(smtp.with_message_id(request.message_id)) == 1
+
+
+async def test_claim_left_by_a_crash_stops_the_send(
+    env: ActivityEnvironment, mail_activities: MailActivities, smtp: MailCatcher
+) -> None:
+    """A ledger row still 'claimed' means delivery is unknown: non-retryable MailDeliveryUnknown, no mail."""
+    request = mail_input()
+    assert await mail_activities.ledger.claim(request.message_id) is None  # the crashed attempt
+
+    with pytest.raises(ApplicationError) as caught:
+        await env.run(mail_activities.send_mail, request)
+    assert caught.value.type == "MailDeliveryUnknown"
+    assert caught.value.non_retryable is True
+    assert smtp.with_message_id(request.message_id) == []
+    entry = await mail_activities.ledger.get(request.message_id)
+    assert entry is not None
+    assert entry.state == "claimed"
+
+
+async def test_smtp_down_releases_the_claim_so_a_retry_sends_once(
+    env: ActivityEnvironment, mail_activities: MailActivities, smtp: MailCatcher
+) -> None:
+    """When SMTP refuses the connection the claim is released, and the retry after recovery sends once."""
+    request = mail_input()
+    down = MailActivities(
+        SmtpConfig(host=smtp.host, port=free_port(smtp.host), mail_from=MAIL_FROM, timeout_seconds=5),
+        mail_activities.ledger,
+    )
+    with pytest.raises((aiosmtplib.SMTPConnectError, ConnectionRefusedError)):
+        await env.run(down.send_mail, request)
+    assert await mail_activities.ledger.get(request.message_id) is None
+    assert smtp.with_message_id(request.message_id) == []
+
+    retry = await env.run(mail_activities.send_mail, request)
+    assert retry.delivered is True
+    assert len(await arrived(smtp, request.message_id)) == 1
+    again = await env.run(mail_activities.send_mail, request)
+    assert again.delivered is False
+    assert len(smtp.with_message_id(request.message_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("Hej {{ contact_person }}", BODY),
+        (SUBJECT, "Hej {{ main_user.phone }}\n"),
+        (SUBJECT, "Hej {{ main_user.name }\n"),
+    ],
+    ids=["unknown-variable-in-subject", "unknown-attribute-in-body", "syntax-error-in-body"],
+)
+async def test_template_that_cannot_render_fails_without_ledger_row(
+    env: ActivityEnvironment, mail_activities: MailActivities, smtp: MailCatcher, subject: str, body: str
+) -> None:
+    """A template that does not render is a non-retryable TemplateError; nothing is claimed or sent."""
+    request = mail_input(subject_template=subject, body_template=body)
+    with pytest.raises(ApplicationError) as caught:
+        await env.run(mail_activities.send_mail, request)
+    assert caught.value.type == "TemplateError"
+    assert caught.value.non_retryable is True
+    assert await mail_activities.ledger.get(request.message_id) is None
+    assert smtp.with_message_id(request.message_id) == []
+
+
+async def test_ledger_survives_a_new_ledger_object_on_the_same_file(tmp_path: Path) -> None:
+    """The ledger is durable: a second MailLedger on the same file sees claims and sent marks."""
+    path = tmp_path / "ledger.sqlite3"
+    first = MailLedger(path)
+    assert await first.claim("<a@test>") is None
+    await first.mark_sent("<a@test>")
+    assert await first.claim("<b@test>") is None
+    await first.release("<b@test>")
+    await first.release("<a@test>")  # only claims are released, never a sent mark
+
+    second = MailLedger(path)
+    entry = await second.get("<a@test>")
+    assert entry is not None
+    assert entry.state == "sent"
+    assert await second.get("<b@test>") is None
+    again = await second.claim("<a@test>")
+    assert again is not None
+    assert again.state == "sent"

@@ -1,0 +1,392 @@
+"""pipelines.yaml validation: versions, every problem the loader reports and where, and refusal at start-up."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from unittest.mock import MagicMock
+
+import pytest
+
+from kickoff.api import create_app
+from kickoff.pipelines import PipelineError, Problem, load_pipelines, parse_pipelines, pipeline_version
+from kickoff.pipelines.cli import main as validate_main
+from kickoff.settings import Settings
+from kickoff.worker import create_worker
+from tests.support import PIPELINES_FILE
+
+PIPELINE = "assist-se"
+TEXT = PIPELINES_FILE.read_text(encoding="utf-8")
+BIN = Path(sys.executable).parent
+
+
+def edit(old: str, new: str) -> str:
+    """The real pipelines.yaml with the one occurrence of ``old`` replaced by ``new``."""
+    assert TEXT.count(old) == 1, f"{old!r} must occur exactly once in pipelines.yaml"
+    return TEXT.replace(old, new)
+
+
+def line_of(text: str, marker: str) -> int:
+    """The 1-based line on which the single occurrence of ``marker`` starts."""
+    assert text.count(marker) == 1, f"{marker!r} must occur exactly once in the edited text"
+    return text[: text.index(marker)].count("\n") + 1
+
+
+@cache
+def baseline_version() -> str:
+    return parse_pipelines(TEXT).version(PIPELINE)
+
+
+def problems_of(text: str) -> list[Problem]:
+    with pytest.raises(PipelineError) as caught:
+        parse_pipelines(text)
+    return caught.value.problems
+
+
+def broken_file(tmp_path: Path) -> tuple[Path, int]:
+    """A pipelines file with an unknown move target, and the line that names it."""
+    text = edit("- move: inactive", "- move: inactiv")
+    path = tmp_path / "pipelines.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path, line_of(text, "move: inactiv\n")
+
+
+# --------------------------------------------------------------------------
+# The real file and its versions
+
+
+def test_real_pipelines_file_loads_with_a_12_hex_version_per_pipeline() -> None:
+    """The shipped pipelines.yaml validates and every pipeline gets a 12-hex-digit version."""
+    catalog = load_pipelines(PIPELINES_FILE)
+    assert set(catalog.pipelines) == {PIPELINE}
+    for pid, pipeline in catalog.pipelines.items():
+        assert re.fullmatch(r"[0-9a-f]{12}", catalog.version(pid))
+        assert catalog.version(pid) == pipeline_version(pipeline)
+        assert pipeline.id == pid
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("name: Order/faktura", "name: Order/fakturor"),
+        ("timezone: Europe/Stockholm", "timezone: Europe/Oslo"),
+        ("email: onboarding-team@assist.example", "email: team@assist.example"),
+        ("login: https://digital.assist.example/logga-in", "login: https://assist.example/login"),
+        ("staff: Kundtjänst", "staff: Kundservice"),
+        ("label: Ny\n", "label: Nya\n"),
+        ("days: 33,", "days: 34,"),
+        ('days: 3, time: "08:00"', 'days: 3, time: "08:30"'),
+        ("title: Välkomstsamtal till huvudanvändaren", "title: Välkomstsamtal"),
+        (
+            "when: [restart]\n            summary: booking",
+            "when: [reentry, restart]\n            summary: booking",
+        ),
+        ("label: Samtal loggat", "label: Samtal registrerat"),
+        ("Hälsningar\n            Kickoff", "Hälsningar\n            Kickoff-teamet"),
+    ],
+    ids=[
+        "name",
+        "timezone",
+        "team-email",
+        "link",
+        "role",
+        "stage-label",
+        "step-days",
+        "step-time",
+        "task-title",
+        "action-when",
+        "event-label",
+        "template-body",
+    ],
+)
+def test_version_changes_when_any_field_changes(old: str, new: str) -> None:
+    """Editing any field of a pipeline gives it a different version."""
+    after = parse_pipelines(edit(old, new)).version(PIPELINE)
+    assert re.fullmatch(r"[0-9a-f]{12}", after)
+    assert after != baseline_version()
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("", ""),
+        ("# Kickoff onboarding pipelines.\n", "# Kickoff onboarding pipelines, edited comment.\n"),
+        ("    name: Order/faktura\n", '    name: "Order/faktura"\n'),
+        ("  assist-se:\n    name:", "  assist-se:\n    id: assist-se\n    name:"),
+        ('due: {days: 2, time: "17:00"}', 'due: {time: "17:00", days: 2}'),
+    ],
+    ids=["identical", "comment", "quoting", "explicit-id", "key-order"],
+)
+def test_version_stays_when_nothing_changes(old: str, new: str) -> None:
+    """Re-reading the file, or edits that change no field (comments, quoting, key order), keep the version."""
+    text = edit(old, new) if old else TEXT
+    assert parse_pipelines(text).version(PIPELINE) == baseline_version()
+
+
+# --------------------------------------------------------------------------
+# Every problem kind, with the place it is reported
+
+
+@dataclass(frozen=True)
+class Case:
+    old: str
+    new: str
+    marker: str
+    """Text in the edited file whose line the problem must name."""
+    stage: str | None
+    message: str
+    pipeline: str | None = PIPELINE
+
+
+ORPHAN = "      - id: orphan\n        label: Orphan\n\n      - id: closed\n"
+GOAL_SCHEDULE = (
+    "        goal: true\n        schedule:\n          - key: never\n            at: {anchor: entered}\n"
+    "            summary: never\n            do:\n              - move: onboarding\n"
+)
+
+CASES = {
+    "yaml-syntax": Case(
+        "name: Order/faktura", "name: Order: faktura", "name: Order: faktura", None, "not valid YAML", None
+    ),
+    "shape-days-not-a-number": Case(
+        "days: 3, time", 'days: "three", time', '"three"', "onboarding", "valid integer"
+    ),
+    "shape-unknown-key-in-action": Case(
+        "- move: follow_up\n",
+        "- move: follow_up\n                colour: red\n",
+        "colour: red",
+        "onboarding",
+        "Extra inputs are not permitted",
+    ),
+    "shape-action-with-two-kinds": Case(
+        "              - move: inactive\n",
+        "              - note: {text: hej}\n                move: inactive\n",
+        "note: {text: hej}",
+        "follow_up",
+        "exactly one of mail, task, note, move",
+    ),
+    "shape-missing-label": Case(
+        "        label: Må följas upp\n", "", "- id: follow_up", "follow_up", "Field required"
+    ),
+    "move-to-unknown-stage": Case(
+        "- move: inactive",
+        "- move: inactiv",
+        "move: inactiv\n",
+        "follow_up",
+        "move refers to unknown stage 'inactiv'",
+    ),
+    "unknown-template": Case(
+        "template: kickoff_booked", "template: kickoff_bookd", "kickoff_bookd", "closed", "unknown template"
+    ),
+    "unknown-anchor": Case(
+        "anchor: park_until",
+        "anchor: park_untl",
+        "park_untl",
+        "manual_follow_up",
+        "unknown anchor 'park_untl'",
+    ),
+    "unknown-task-role": Case(
+        "owner_role: onboarding_lead",
+        "owner_role: onboarding_boss",
+        "onboarding_boss",
+        "inactive",
+        "unknown role 'onboarding_boss'",
+    ),
+    "unknown-note-role": Case("for: onboarding_lead}", "for: nobody}", "for: nobody", "new", "unknown role"),
+    "template-missing-a-language": Case(
+        "languages: [sv]",
+        "languages: [sv, en]",
+        "      welcome:\n",
+        None,
+        "template 'welcome' has no 'en' version",
+    ),
+    "template-language-not-offered": Case(
+        "      kickoff_booked:\n",
+        "      kickoff_booked:\n        en:\n          subject: Kick-off booked\n          body: Booked.\n",
+        "        en:\n",
+        None,
+        "language 'en' is not among languages",
+    ),
+    "template-syntax-error": Case(
+        "Assist, {{ customer.name }}!",
+        "Assist, {{ customer.name }!",
+        "{{ customer.name }!",
+        None,
+        "template syntax error",
+    ),
+    "template-unknown-variable": Case(
+        'uppstartsmöte för Assist"',
+        'uppstartsmöte för Assist, {{ contact_person }}"',
+        "contact_person",
+        None,
+        "unknown variable(s) ['contact_person']",
+    ),
+    "duplicate-stage-id": Case(
+        "    events:\n",
+        "      - id: closed\n        label: Avslutad igen\n        goal: true\n\n    events:\n",
+        "- id: closed\n        label: Avslutad igen",
+        "closed",
+        "stage id 'closed' is used twice",
+    ),
+    "duplicate-step-key": Case(
+        "key: day-7-call",
+        "key: day-3-call",
+        "key: day-3-call\n            at: {anchor: entered:onboarding, days: 7",
+        "onboarding",
+        "step key 'day-3-call' is used twice",
+    ),
+    "event-allowed-in-unknown-stage": Case(
+        "allowed_in: [manual_follow_up]",
+        "allowed_in: [manual_followup]",
+        "allowed_in: [manual_followup]",
+        None,
+        "allowed_in refers to unknown stage 'manual_followup'",
+    ),
+    "event-to-unknown-stage": Case(
+        "to: manual_follow_up",
+        "to: manual_followup",
+        "to: manual_followup",
+        None,
+        "to refers to unknown stage 'manual_followup'",
+    ),
+    "unreachable-stage": Case(
+        "      - id: closed\n", ORPHAN, "- id: orphan", "orphan", "stage 'orphan' is unreachable"
+    ),
+    "no-goal-stage": Case("        goal: true\n", "", "    stages:\n", None, "no stage is a goal"),
+    "goal-stage-with-schedule": Case(
+        "        goal: true\n",
+        GOAL_SCHEDULE,
+        "schedule:\n          - key: never",
+        "closed",
+        "a goal stage completes the run at once",
+    ),
+    "bad-timezone": Case(
+        "timezone: Europe/Stockholm",
+        "timezone: Europe/Stokholm",
+        "Europe/Stokholm",
+        None,
+        "unknown time zone 'Europe/Stokholm'",
+    ),
+    "default-language-not-offered": Case(
+        "default_language: sv",
+        "default_language: en",
+        "default_language: en",
+        None,
+        "'en' is not among languages",
+    ),
+    "unknown-start-stage": Case(
+        "start_stage: new", "start_stage: neww", "neww", None, "start_stage refers to unknown stage 'neww'"
+    ),
+    "unknown-restart-stage": Case(
+        "      stage: onboarding\n",
+        "      stage: onbording\n",
+        "onbording",
+        None,
+        "restart.stage refers to unknown stage 'onbording'",
+    ),
+    "unknown-park-event": Case(
+        "park_event: park", "park_event: parked", "parked", None, "unknown event 'parked'"
+    ),
+    "id-differs-from-key": Case(
+        "  assist-se:\n", "  assist-se:\n    id: assist-no\n", "id: assist-no", None, "differs from its key"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
+def test_each_problem_names_pipeline_stage_and_line(case: Case) -> None:
+    """One small edit to the real file yields a problem naming the pipeline, stage and exact YAML line."""
+    text = edit(case.old, case.new)
+    problems = problems_of(text)
+    matching = [p for p in problems if case.message in p.message]
+    assert len(matching) == 1, [str(p) for p in problems]
+    problem = matching[0]
+    expected_line = line_of(text, case.marker)
+    assert (problem.pipeline, problem.stage, problem.line) == (case.pipeline, case.stage, expected_line), str(
+        problem
+    )
+    assert str(problem).startswith(f"pipelines.yaml:{expected_line}")
+
+
+def test_unreadable_file_is_a_problem_without_a_line(tmp_path: Path) -> None:
+    """A missing pipelines file raises PipelineError naming the path, not an OSError."""
+    missing = tmp_path / "nowhere.yaml"
+    with pytest.raises(PipelineError) as caught:
+        load_pipelines(missing)
+    (problem,) = caught.value.problems
+    assert problem.line is None
+    assert problem.source == str(missing)
+    assert "cannot read" in problem.message
+
+
+def test_load_pipelines_names_the_file_in_each_problem(tmp_path: Path) -> None:
+    """Problems from load_pipelines carry the file path, so str(problem) reads 'path:line'."""
+    path, line = broken_file(tmp_path)
+    with pytest.raises(PipelineError) as caught:
+        load_pipelines(path)
+    assert f"{path}:{line}, pipeline '{PIPELINE}', stage 'follow_up'" in str(caught.value)
+
+
+# --------------------------------------------------------------------------
+# Refusal at start-up, and the CLI
+
+
+def settings_for(pipelines_file: Path, tmp_path: Path) -> Settings:
+    return Settings(pipelines_file=pipelines_file, data_dir=tmp_path / "data")
+
+
+def test_worker_refuses_an_invalid_pipelines_file(tmp_path: Path) -> None:
+    """create_worker raises PipelineError naming the place before it touches the Temporal client."""
+    path, line = broken_file(tmp_path)
+    client = MagicMock()
+    with pytest.raises(PipelineError, match=re.escape(f"{path}:{line}")):
+        create_worker(client, settings_for(path, tmp_path))
+    assert client.mock_calls == []
+    assert not (tmp_path / "data").exists()
+
+
+def test_api_refuses_an_invalid_pipelines_file(tmp_path: Path) -> None:
+    """create_app raises PipelineError naming the place, so the API never serves a request."""
+    path, line = broken_file(tmp_path)
+    with pytest.raises(PipelineError, match=re.escape(f"{path}:{line}")):
+        create_app(client=MagicMock(), settings=settings_for(path, tmp_path))
+
+
+def test_cli_reports_a_broken_file_with_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kickoff-validate returns 1 and prints the problem with file:line to stderr."""
+    path, line = broken_file(tmp_path)
+    assert validate_main([str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"{path}:{line}" in err
+    assert "move refers to unknown stage 'inactiv'" in err
+
+
+def test_cli_accepts_the_real_file(capsys: pytest.CaptureFixture[str]) -> None:
+    """kickoff-validate returns 0 and prints the version of each valid pipeline."""
+    version = load_pipelines(PIPELINES_FILE).version(PIPELINE)
+    assert validate_main([str(PIPELINES_FILE)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"ok  {PIPELINE}  version {version}")
+    assert err == ""
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["valid", "broken"])
+def test_installed_console_script_is_wired(tmp_path: Path, broken: bool) -> None:
+    """The kickoff-validate console script runs the validator and exits with its status."""
+    path, line = broken_file(tmp_path) if broken else (PIPELINES_FILE, 0)
+    result = subprocess.run(
+        [str(BIN / "kickoff-validate"), str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    if broken:
+        assert (result.returncode, result.stdout) == (1, "")
+        assert f"{path}:{line}" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"ok  {PIPELINE}  version ")
