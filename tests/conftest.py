@@ -68,7 +68,12 @@ def task_queue() -> str:
 @pytest.fixture
 def mail_activities(smtp: MailCatcher, tmp_path: Path) -> MailActivities:
     return MailActivities(
-        SmtpConfig(host=smtp.host, port=smtp.port, mail_from="Kickoff <kickoff@test.example>"),
+        SmtpConfig(
+            host=smtp.host,
+            port=smtp.port,
+            mail_from="Kickoff <kickoff@test.example>",
+            claim_wait_seconds=1,  # how long a retry waits on an earlier attempt's claim
+        ),
         MailLedger(tmp_path / "ledger.sqlite3"),
     )
 

@@ -1,4 +1,4 @@
-"""pipelines.yaml validation: versions, every problem the loader reports and where, and refusal at start-up."""
+"""pipelines.yaml validation: versions, every problem the loader reports and where, refusal at start-up."""
 
 from __future__ import annotations
 

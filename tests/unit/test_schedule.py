@@ -67,7 +67,7 @@ def test_missing_time_keeps_the_anchors_local_wall_time() -> None:
 def test_wall_time_stays_eight_across_dst_switches(
     day_before: date, switch_day: date, gap_hours: int
 ) -> None:
-    """Across the 2026 switches 08:00 stays 08:00 locally while the UTC gap between the days is 23 h / 25 h."""
+    """Across the 2026 switches 08:00 stays 08:00 locally while the UTC gap between days is 23 h / 25 h."""
     anchor = local(day_before.year, day_before.month, day_before.day, 12)
     first = offset_moment(anchor, 0, EIGHT, TZ)
     second = offset_moment(anchor, 1, EIGHT, TZ)

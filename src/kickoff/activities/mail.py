@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -13,7 +16,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from kickoff.activities.ledger import MailLedger
+from kickoff.activities.ledger import LedgerEntry, MailLedger
 from kickoff.domain import SendMailInput, SendMailResult
 
 log = structlog.get_logger(__name__)
@@ -45,6 +48,32 @@ class SmtpConfig:
     port: int
     mail_from: str
     timeout_seconds: float = 20.0
+    claim_wait_seconds: float | None = None
+    """How long a retry waits for an earlier attempt's claim to resolve
+    (default: the SMTP timeout plus a margin, so a slow attempt can finish)."""
+
+    @property
+    def claim_wait(self) -> float:
+        return self.claim_wait_seconds if self.claim_wait_seconds is not None else self.timeout_seconds + 5
+
+
+HEARTBEAT_EVERY = 1.0
+"""Heartbeats let Temporal notice a dead worker within the heartbeat timeout
+instead of waiting out the whole start-to-close timeout."""
+
+
+@asynccontextmanager
+async def _heartbeating() -> AsyncIterator[None]:
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(HEARTBEAT_EVERY)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 def render_message(input: SendMailInput, mail_from: str) -> EmailMessage:
@@ -78,7 +107,8 @@ class MailActivities:
             attempt=activity.info().attempt,
         )
         try:
-            return await self._send(input)
+            async with _heartbeating():
+                return await self._send(input)
         finally:
             structlog.contextvars.unbind_contextvars("onboarding_id", "message_id", "attempt")
 
@@ -90,7 +120,7 @@ class MailActivities:
                 f"mail template failed to render: {exc}", type="TemplateError", non_retryable=True
             ) from exc
 
-        existing = await self.ledger.claim(input.message_id)
+        existing = await self._claim(input.message_id)
         if existing is not None and existing.state == "sent":
             log.info("mail.already_sent", reason="an earlier attempt delivered this Message-ID")
             return SendMailResult(message_id=input.message_id, delivered=False)
@@ -117,6 +147,21 @@ class MailActivities:
         await self._record_sent(input.message_id)
         log.info("mail.sent")
         return SendMailResult(message_id=input.message_id, delivered=True)
+
+    async def _claim(self, message_id: str) -> LedgerEntry | None:
+        """Claim the Message-ID; if another attempt holds it, give that attempt time to finish.
+
+        An earlier attempt may only look dead (a heartbeat missed under load) and
+        still be talking to SMTP: its claim then turns into "sent" (nothing to do)
+        or is released (we may send). Only a claim that stays put is "unknown".
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.smtp.claim_wait
+        while True:
+            existing = await self.ledger.claim(message_id)
+            if existing is None or existing.state == "sent" or loop.time() >= deadline:
+                return existing
+            await asyncio.sleep(0.5)
 
     async def _record_sent(self, message_id: str) -> None:
         # The window this whole design is about: the SMTP server has the mail,

@@ -151,25 +151,29 @@ class _Locator:
         node = self.root
         if node is None:
             return None
-        for part in loc:
-            child = _child(node, part)
-            if child is None:
+        for depth, part in enumerate(loc):
+            found = _child(node, part)
+            if found is None:
                 break
-            node = child
+            key, value = found
+            if depth == len(loc) - 1 or isinstance(value, yaml.ScalarNode):
+                # The line with the name on it, not the first line inside its block.
+                node = key
+                break
+            node = value
         return node.start_mark.line + 1
 
 
-def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
+def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    """The (key, value) nodes of ``part`` in a mapping, or (item, item) in a sequence."""
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.value == str(part):
-                # Point at the key for scalars, so the line is the one with the name on it.
-                chosen: yaml.Node = value if not isinstance(value, yaml.ScalarNode) else key
-                return chosen
+                return key, value
         return None
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        child: yaml.Node = node.value[part]
-        return child
+        item: yaml.Node = node.value[part]
+        return item, item
     return None
 
 

@@ -60,6 +60,8 @@ MAIL_RETRY = RetryPolicy(
 # An SMTP outage is retried for a day; after that a staff task replaces the mail.
 MAIL_GIVE_UP_AFTER = timedelta(days=1)
 MAIL_ATTEMPT_TIMEOUT = timedelta(seconds=60)
+# The activity heartbeats every second: a dead worker's attempt is retried after this.
+MAIL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -358,6 +360,7 @@ class OnboardingWorkflow:
                 ),
                 result_type=SendMailResult,
                 start_to_close_timeout=MAIL_ATTEMPT_TIMEOUT,
+                heartbeat_timeout=MAIL_HEARTBEAT_TIMEOUT,
                 schedule_to_close_timeout=MAIL_GIVE_UP_AFTER,
                 retry_policy=MAIL_RETRY,
                 summary=work.action.describe(),

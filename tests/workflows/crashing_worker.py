@@ -1,0 +1,52 @@
+"""A mail worker that dies at a chosen point, run as a subprocess by test_mail_crash.py.
+
+``python -m tests.workflows.crashing_worker ADDRESS QUEUE SMTP_PORT LEDGER POINT`` where POINT is
+
+* ``after-ledger``: SMTP accepted the mail and the ledger says "sent", but
+  Temporal never hears that the activity completed;
+* ``before-ledger``: SMTP accepted the mail, the ledger still says only "claimed".
+
+Either way the process exits with 137, as if the kernel had killed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from temporalio.worker import Worker
+
+from kickoff.activities import MailActivities, MailLedger, SmtpConfig
+from kickoff.worker import connect
+
+KILLED = 137
+
+
+class CrashingMail(MailActivities):
+    def __init__(self, smtp: SmtpConfig, ledger: MailLedger, point: str) -> None:
+        super().__init__(smtp, ledger)
+        self.point = point
+
+    async def _record_sent(self, message_id: str) -> None:
+        if self.point == "before-ledger":
+            os._exit(KILLED)
+        await super()._record_sent(message_id)
+        os._exit(KILLED)
+
+
+async def main(address: str, queue: str, smtp_port: int, ledger: Path, point: str) -> None:
+    client = await connect(address)
+    mail = CrashingMail(
+        SmtpConfig(host="127.0.0.1", port=smtp_port, mail_from="Kickoff <kickoff@test.example>"),
+        MailLedger(ledger),
+        point,
+    )
+    async with Worker(client, task_queue=queue, activities=[mail.send_mail]):
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    address, queue, port, ledger, point = sys.argv[1:6]
+    asyncio.run(main(address, queue, int(port), Path(ledger), point))

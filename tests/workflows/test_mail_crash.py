@@ -1,0 +1,81 @@
+"""A worker killed mid-mail never makes the customer get the same mail twice."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import timedelta
+
+import pytest
+from temporalio.worker import Worker
+
+from kickoff.activities import MailActivities, MailLedger, SmtpConfig
+from kickoff.workflows.onboarding import MAIL_HEARTBEAT_TIMEOUT, OnboardingWorkflow
+from tests.support import (
+    ROOT,
+    STARTED_RUNS,
+    eventually,
+    local_date,
+    make_contract,
+    onboarding_input,
+)
+
+
+@pytest.mark.parametrize("point", ["after-ledger", "before-ledger"])
+async def test_a_worker_killed_after_smtp_accepted_the_mail_does_not_cause_a_second_send(
+    ts_env, task_queue, smtp, tmp_path, point
+):
+    """The retry finds the ledger entry and sends nothing; the customer has exactly one welcome mail."""
+    ledger_path = tmp_path / "ledger.sqlite3"
+    crashing = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.workflows.crashing_worker",
+        ts_env.client.service_client.config.target_host,
+        task_queue,
+        str(smtp.port),
+        str(ledger_path),
+        point,
+        cwd=ROOT,
+    )
+    now = await ts_env.get_current_time()
+    inp = onboarding_input(make_contract(delivery_start=(local_date(now) - timedelta(days=5)).isoformat()))
+    STARTED_RUNS.append(inp.onboarding_id)
+    welcome_id = f"<{inp.onboarding_id}.1.onboarding.1.enter-0@assist.example>"
+    survivor = MailActivities(
+        SmtpConfig(
+            host=smtp.host, port=smtp.port, mail_from="Kickoff <kickoff@test.example>", claim_wait_seconds=1
+        ),
+        MailLedger(ledger_path),
+    )
+    # Workflows only here: at first the mail activity can run nowhere but in the crashing process.
+    async with Worker(ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow]):
+        handle = await ts_env.client.start_workflow(
+            OnboardingWorkflow.run, inp, id=inp.onboarding_id, task_queue=task_queue
+        )
+        assert await asyncio.wait_for(crashing.wait(), timeout=60) == 137
+        assert len(smtp.with_message_id(welcome_id)) == 1
+        entry = await MailLedger(ledger_path).get(welcome_id)
+        assert entry is not None
+        assert entry.state == ("sent" if point == "after-ledger" else "claimed")
+
+        # The dead attempt times out (start-to-close) and Temporal retries it on this worker.
+        async with Worker(ts_env.client, task_queue=task_queue, activities=[survivor.send_mail]):
+            # (The test server holds its clock while an activity is out: this wait is real time.)
+            state = await eventually(
+                lambda: handle.query(OnboardingWorkflow.state),
+                lambda s: s.pending_actions == 0,
+                within=MAIL_HEARTBEAT_TIMEOUT.total_seconds() + 20,
+            )
+
+    assert len(smtp.with_message_id(welcome_id)) == 1
+    if point == "after-ledger":
+        # Known delivered: recorded as sent, the run goes on as if nothing happened.
+        assert [(m.template, m.message_id) for m in state.emails] == [("welcome", welcome_id)]
+    else:
+        # Unknown whether delivered: never guess "no" and resend; ask staff to check.
+        assert state.emails == []
+        assert ("mail_failed", "welcome: MailDeliveryUnknown") in [
+            (e.event, e.detail) for e in state.timeline
+        ]
+        assert any(t.title.startswith("Mail 'welcome' may not have reached") for t in state.open_tasks())
