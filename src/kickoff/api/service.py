@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+import structlog
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
@@ -39,6 +42,8 @@ from kickoff.workflows.onboarding import OnboardingWorkflow
 
 WORKFLOW_TYPE = "Onboarding"
 _QUERY_CONCURRENCY = 8
+QUERY_TIMEOUT = timedelta(seconds=5)
+log = structlog.get_logger(__name__)
 
 
 class NotFoundError(Exception):
@@ -66,6 +71,8 @@ class OnboardingService:
         self.client = client
         self.catalog = catalog
         self.task_queue = task_queue
+        # Visibility queries see only this deployment's runs (its workflow type and task queue).
+        self._ours = f"WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{task_queue}'"
 
     # ---------------------------------------------------------------- start
 
@@ -140,7 +147,7 @@ class OnboardingService:
     async def list_onboardings(
         self, pipeline: str | None, stage: str | None, limit: int
     ) -> list[dict[str, Any]]:
-        clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'", "ExecutionStatus != 'ContinuedAsNew'"]
+        clauses = [self._ours, "ExecutionStatus != 'ContinuedAsNew'"]
         if pipeline is not None:
             if self.catalog.get(pipeline) is None:
                 raise UnprocessableError(f"unknown pipeline {pipeline!r}")
@@ -191,12 +198,14 @@ class OnboardingService:
 
         async def tasks_of(oid: str) -> list[dict[str, Any]]:
             async with limit:
+                handle = self.client.get_workflow_handle_for(OnboardingWorkflow.run, oid)
                 try:
-                    state = await self.client.get_workflow_handle_for(OnboardingWorkflow.run, oid).query(
-                        OnboardingWorkflow.state
-                    )
-                except RPCError:
-                    return []  # finished between the list and the query
+                    state = await handle.query(OnboardingWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+                except (RPCError, WorkflowQueryFailedError) as err:
+                    # Finished between the list and the query, or no worker answers:
+                    # one stuck run must not take the whole inbox down with it.
+                    log.warning("tasks.query_failed", onboarding_id=oid, error=str(err))
+                    return []
             return [
                 {**task.model_dump(), "onboarding_id": oid, "pipeline": state.pipeline, "stage": state.stage}
                 for task in state.open_tasks()
