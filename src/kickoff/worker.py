@@ -95,6 +95,8 @@ async def run_worker() -> None:
     configure_logging(json=settings.log_json)
     client = await connect()
     worker = create_worker(client, settings)
+    # Idempotent, and it means a fresh production cluster needs no manual step.
+    await ensure_search_attributes(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
