@@ -122,3 +122,17 @@ async def kickoff(shared_api: Api, smtp: MailCatcher) -> AsyncIterator[Kickoff]:
     helper = Kickoff(shared_api, smtp)
     yield helper
     await helper.terminate_started()
+
+
+@pytest.fixture(scope="module")
+async def bystander(shared_api: Api, smtp: MailCatcher) -> AsyncIterator[str]:
+    """One running onboarding (stage `onboarding`) that a module's bad-input tables aim at."""
+    helper = Kickoff(shared_api, smtp)
+    oid = await helper.start()
+    yield oid
+    await helper.terminate_started()
+
+
+def comparable(state: State) -> State:
+    """The parts of a run's state that a refused request must leave as they were."""
+    return {key: state[key] for key in ("stage", "cycle", "status", "tasks", "emails", "timeline")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -152,6 +153,18 @@ async def test_same_contract_again_returns_200_without_a_second_run(kickoff: Kic
     assert await kickoff.run_id(oid) == run_id
     assert state["cycle"] == 1
     assert templates(state).count("welcome") == 1
+    assert len(kickoff.mails(oid, "welcome")) == 1
+
+
+async def test_concurrent_deliveries_of_one_contract_start_one_run(kickoff: Kickoff) -> None:
+    """Five simultaneous deliveries of a contract get one 202 and four 200s, all with the same id."""
+    payload = contract_payload(delivery_start=PAST_DELIVERY)
+    responses = await asyncio.gather(*(kickoff.submit(payload) for _ in range(5)))
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 202], [r.text for r in responses]
+    oid = f"SE-{payload['contract_id']}"
+    assert {r.json()["id"] for r in responses} == {oid}
+    state = await kickoff.until(oid, lambda s: "welcome" in templates(s))
+    assert templates(state) == ["welcome"]
     assert len(kickoff.mails(oid, "welcome")) == 1
 
 

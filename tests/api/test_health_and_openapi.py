@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from tests.api.conftest import Kickoff
 from tests.support import catalog
 
@@ -79,3 +82,34 @@ async def test_openapi_declares_bearer_security_on_protected_routes(kickoff: Kic
         for method in methods:
             secured = bool(schema["paths"][path][method].get("security"))
             assert secured == (path not in ("/healthz", "/contracts")), (method, path)
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+def _resolves(document: dict[str, Any], ref: str) -> bool:
+    if not ref.startswith("#/"):
+        return False
+    node: Any = document
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+async def test_openapi_references_all_resolve(kickoff: Kickoff) -> None:
+    """Every $ref in /openapi.json, the contract's customer and main_user included, resolves in it."""
+    schema = (await kickoff.http.get("/openapi.json")).json()
+    dangling = sorted({ref for ref in _refs(schema) if not _resolves(schema, ref)})
+    assert dangling == []
