@@ -90,10 +90,22 @@ async def ts_worker(
         activities=[mail_activities.send_mail],
     ) as worker:
         yield worker
-        for workflow_id in STARTED_RUNS:
-            with contextlib.suppress(RPCError):
-                await ts_env.client.get_workflow_handle(workflow_id).terminate("test finished")
-        STARTED_RUNS.clear()
+        await terminate_started_runs(ts_env)
+
+
+async def terminate_started_runs(ts_env: WorkflowEnvironment) -> None:
+    """End every run the test started: one left without a worker would stop the shared clock."""
+    for workflow_id in STARTED_RUNS:
+        with contextlib.suppress(RPCError):
+            await ts_env.client.get_workflow_handle(workflow_id).terminate("test finished")
+    STARTED_RUNS.clear()
+
+
+@pytest.fixture
+async def started_runs(ts_env: WorkflowEnvironment) -> AsyncIterator[list[str]]:
+    """For tests that run their own workers: the ids to terminate when the test ends."""
+    yield STARTED_RUNS
+    await terminate_started_runs(ts_env)
 
 
 @pytest.fixture

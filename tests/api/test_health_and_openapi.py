@@ -46,10 +46,13 @@ async def test_openapi_lists_every_route(kickoff: Kickoff) -> None:
 
 async def test_openapi_documents_the_contract_body_and_answers(kickoff: Kickoff) -> None:
     """POST /contracts documents its JSON body (fields, required ones, licenses >= 1) and its status codes."""
-    operation = (await kickoff.http.get("/openapi.json")).json()["paths"]["/contracts"]["post"]
+    document = (await kickoff.http.get("/openapi.json")).json()
+    operation = document["paths"]["/contracts"]["post"]
     body = operation["requestBody"]
     assert body["required"] is True
-    contract = body["content"]["application/json"]["schema"]
+    reference = body["content"]["application/json"]["schema"]["$ref"]
+    assert reference == "#/components/schemas/Contract"
+    contract = document["components"]["schemas"]["Contract"]
     assert set(contract["properties"]) == {
         "contract_id",
         "pipeline",

@@ -13,7 +13,6 @@ from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.workflows.onboarding import MAIL_HEARTBEAT_TIMEOUT, OnboardingWorkflow
 from tests.support import (
     ROOT,
-    STARTED_RUNS,
     eventually,
     local_date,
     make_contract,
@@ -23,7 +22,7 @@ from tests.support import (
 
 @pytest.mark.parametrize("point", ["after-ledger", "before-ledger"])
 async def test_a_worker_killed_after_smtp_accepted_the_mail_does_not_cause_a_second_send(
-    ts_env, task_queue, smtp, tmp_path, point
+    ts_env, task_queue, smtp, tmp_path, point, started_runs
 ):
     """The retry finds the ledger entry and sends nothing; the customer has exactly one welcome mail."""
     ledger_path = tmp_path / "ledger.sqlite3"
@@ -40,7 +39,7 @@ async def test_a_worker_killed_after_smtp_accepted_the_mail_does_not_cause_a_sec
     )
     now = await ts_env.get_current_time()
     inp = onboarding_input(make_contract(delivery_start=(local_date(now) - timedelta(days=5)).isoformat()))
-    STARTED_RUNS.append(inp.onboarding_id)
+    started_runs.append(inp.onboarding_id)
     welcome_id = f"<{inp.onboarding_id}.1.onboarding.1.enter-0@assist.example>"
     survivor = MailActivities(
         SmtpConfig(

@@ -284,8 +284,11 @@ class OnboardingService:
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            if isinstance(cause, ApplicationError) and cause.type == "LookupError":
+            kind = cause.type if isinstance(cause, ApplicationError) else None
+            if kind == "LookupError":
                 raise NotFoundError(message) from None
+            if kind == "InvalidPayload":
+                raise UnprocessableError(message) from None
             raise ConflictError(message) from None
         except RPCError as err:
             # The run finished between our check and the update.

@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
         task_id,
     )
     from kickoff.pipelines.model import Action, EntryKind, Pipeline, Stage, Step
-    from kickoff.schedule import format_local, offset_moment, start_of_day
+    from kickoff.schedule import format_local, offset_moment, start_of_day, zone
 
 MAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
@@ -62,6 +62,11 @@ MAIL_GIVE_UP_AFTER = timedelta(days=1)
 MAIL_ATTEMPT_TIMEOUT = timedelta(seconds=60)
 # The activity heartbeats every second: a dead worker's attempt is retried after this.
 MAIL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+
+
+def _invalid(reason: str) -> ApplicationError:
+    """A refusal caused by the event's payload (the API answers 422), not by the run's stage (409)."""
+    return ApplicationError(reason, type="InvalidPayload", non_retryable=True)
 
 
 @dataclass(frozen=True)
@@ -210,7 +215,13 @@ class OnboardingWorkflow:
             )
         outcome = event.payload.get("outcome")
         if spec.outcome_labels and outcome not in spec.outcome_labels:
-            raise ValueError(f"outcome must be one of {sorted(spec.outcome_labels)}")
+            raise _invalid(f"outcome must be one of {sorted(spec.outcome_labels)}")
+        today = workflow.now().astimezone(zone(self._pipeline.timezone)).date()
+        for field in spec.anchors.values():
+            value = event.payload.get(field)
+            # A date-only anchor (an until-date) in the past would fire at once: refuse it.
+            if value and len(value) == len("2026-01-31") and date.fromisoformat(value) < today:
+                raise _invalid(f"{field} {value} is in the past (today is {today})")
 
     @workflow.update
     def complete_task(self, task: str) -> str:

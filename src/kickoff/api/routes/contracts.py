@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
@@ -19,6 +19,17 @@ router = APIRouter(tags=["contracts"])
 log = structlog.get_logger(__name__)
 
 
+def contract_schemas() -> dict[str, Any]:
+    """The Contract body and its nested models as OpenAPI component schemas.
+
+    The route reads the raw body (the signature covers its bytes), so FastAPI
+    cannot derive the schema itself; ``create_app`` adds these to components.
+    """
+    schema = Contract.model_json_schema(ref_template="#/components/schemas/{model}")
+    nested: dict[str, Any] = schema.pop("$defs", {})
+    return {"Contract": schema, **nested}
+
+
 @router.post(
     "/contracts",
     status_code=status.HTTP_202_ACCEPTED,
@@ -32,7 +43,7 @@ log = structlog.get_logger(__name__)
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": Contract.model_json_schema()}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Contract"}}},
         }
     },
 )
