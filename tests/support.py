@@ -82,10 +82,6 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
-def day(d: date) -> str:
-    return d.isoformat()
-
-
 # --------------------------------------------------------------------------
 # Driving runs on the time-skipping server.
 

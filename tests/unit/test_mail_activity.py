@@ -7,8 +7,8 @@ import uuid
 from email.message import EmailMessage
 from pathlib import Path
 
-import aiosmtplib
 import pytest
+from aiosmtpd.controller import Controller
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -118,8 +118,11 @@ async def test_smtp_down_releases_the_claim_so_a_retry_sends_once(
         SmtpConfig(host=smtp.host, port=free_port(smtp.host), mail_from=MAIL_FROM, timeout_seconds=5),
         mail_activities.ledger,
     )
-    with pytest.raises((aiosmtplib.SMTPConnectError, ConnectionRefusedError)):
+    with pytest.raises(ApplicationError) as refused:
         await env.run(down.send_mail, request)
+    assert refused.value.type == "SmtpNotDelivered"
+    assert not refused.value.non_retryable  # Temporal retries until SMTP is back
+    assert request.to not in str(refused.value)  # no address in history or logs
     assert await mail_activities.ledger.get(request.message_id) is None
     assert smtp.with_message_id(request.message_id) == []
 
@@ -209,3 +212,30 @@ async def test_a_claim_released_by_a_failed_earlier_attempt_lets_the_retry_send(
     await releaser
     assert result.delivered is True
     assert len(await arrived(smtp, mail.message_id)) == 1
+
+
+class _RefusingHandler:
+    """An SMTP server that rejects every recipient with a permanent 550."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd hook
+        return "550 5.1.1 no such mailbox"
+
+
+async def test_a_permanent_smtp_refusal_is_not_retried_and_names_no_address(
+    env: ActivityEnvironment, mail_activities: MailActivities
+) -> None:
+    """A 5xx refusal fails the attempt for good (the workflow gives staff a task) and leaves no claim."""
+    refusing = Controller(_RefusingHandler(), hostname="127.0.0.1", port=free_port())
+    refusing.start()
+    try:
+        request = mail_input()
+        activities = MailActivities(
+            SmtpConfig(host="127.0.0.1", port=refusing.port, mail_from=MAIL_FROM), mail_activities.ledger
+        )
+        with pytest.raises(ApplicationError) as refused:
+            await env.run(activities.send_mail, request)
+    finally:
+        refusing.stop()
+    assert (refused.value.type, refused.value.non_retryable) == ("SmtpNotDelivered", True)
+    assert request.to not in str(refused.value)
+    assert await mail_activities.ledger.get(request.message_id) is None

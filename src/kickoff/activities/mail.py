@@ -35,6 +35,13 @@ _NOT_DELIVERED: tuple[type[Exception], ...] = (
     ConnectionRefusedError,
 )
 
+
+def _permanent(exc: Exception) -> bool:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return all(refusal.code >= 500 for refusal in exc.recipients)
+    return isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500
+
+
 _templates = SandboxedEnvironment(
     autoescape=False,
     undefined=jinja2.StrictUndefined,
@@ -143,7 +150,16 @@ class MailActivities:
         except _NOT_DELIVERED as exc:
             await self.ledger.release(input.message_id)
             log.warning("mail.not_delivered", error=type(exc).__name__)
-            raise
+            # SMTP errors quote the recipient's address; failures are stored in
+            # Temporal's history and logged by the SDK, so only the kind travels.
+            # A 5xx reply is permanent (e.g. an address the relay rejects): retrying
+            # for a day would only delay the staff task that replaces the mail.
+            permanent = _permanent(exc)
+            raise ApplicationError(
+                f"SMTP did not accept the mail ({type(exc).__name__})",
+                type="SmtpNotDelivered",
+                non_retryable=permanent,
+            ) from None
         await self._record_sent(input.message_id)
         log.info("mail.sent")
         return SendMailResult(message_id=input.message_id, delivered=True)
