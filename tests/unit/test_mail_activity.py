@@ -176,42 +176,35 @@ async def test_ledger_survives_a_new_ledger_object_on_the_same_file(tmp_path: Pa
     assert again.state == "sent"
 
 
-async def test_a_slow_earlier_attempt_that_finishes_sending_is_not_repeated(
-    env: ActivityEnvironment, mail_activities: MailActivities, smtp: MailCatcher
+@pytest.mark.parametrize(
+    ("earlier_attempt", "delivered", "arrivals"),
+    [("mark_sent", False, 0), ("release", True, 1)],
+    ids=["earlier-attempt-sent-it", "earlier-attempt-failed"],
+)
+async def test_a_retry_waits_for_a_live_earlier_attempt_and_follows_its_outcome(
+    env: ActivityEnvironment,
+    mail_activities: MailActivities,
+    smtp: MailCatcher,
+    earlier_attempt: str,
+    delivered: bool,
+    arrivals: int,
 ) -> None:
-    """A retry that meets a live claim waits; when the claim turns into "sent" it sends nothing."""
+    """A retry meeting a live claim waits: "sent" means send nothing, a released claim means send once."""
     mail = mail_input()
     ledger = mail_activities.ledger
     assert await ledger.claim(mail.message_id) is None
 
-    async def earlier_attempt_finishes() -> None:
+    async def earlier_attempt_ends() -> None:
         await asyncio.sleep(0.3)
-        await ledger.mark_sent(mail.message_id)
+        await getattr(ledger, earlier_attempt)(mail.message_id)
 
-    finisher = asyncio.create_task(earlier_attempt_finishes())
+    ending = asyncio.create_task(earlier_attempt_ends())
     result = await env.run(mail_activities.send_mail, mail)
-    await finisher
-    assert result.delivered is False
-    assert smtp.with_message_id(mail.message_id) == []
-
-
-async def test_a_claim_released_by_a_failed_earlier_attempt_lets_the_retry_send(
-    env: ActivityEnvironment, mail_activities: MailActivities, smtp: MailCatcher
-) -> None:
-    """When the earlier attempt learns SMTP refused the mail and releases its claim, the retry sends once."""
-    mail = mail_input()
-    ledger = mail_activities.ledger
-    assert await ledger.claim(mail.message_id) is None
-
-    async def earlier_attempt_fails() -> None:
-        await asyncio.sleep(0.3)
-        await ledger.release(mail.message_id)
-
-    releaser = asyncio.create_task(earlier_attempt_fails())
-    result = await env.run(mail_activities.send_mail, mail)
-    await releaser
-    assert result.delivered is True
-    assert len(await arrived(smtp, mail.message_id)) == 1
+    await ending
+    assert result.delivered is delivered
+    if arrivals:
+        assert len(await arrived(smtp, mail.message_id)) == arrivals
+    assert len(smtp.with_message_id(mail.message_id)) == arrivals
 
 
 class _RefusingHandler:
