@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 
 import structlog
 from temporalio.api.enums.v1 import IndexedValueType
@@ -20,7 +21,7 @@ from temporalio.worker import Worker
 from kickoff import search_attributes as sa
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.logging_setup import configure_logging
-from kickoff.pipelines import load_pipelines
+from kickoff.pipelines import PipelineError, load_pipelines
 from kickoff.settings import Settings, get_settings
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
@@ -93,6 +94,9 @@ def create_worker(client: Client, settings: Settings | None = None) -> Worker:
 async def run_worker() -> None:
     settings = get_settings()
     configure_logging(json=settings.log_json)
+    # Fail on a broken pipelines file before waiting on Temporal (create_worker checks again
+    # for embedders; reading a small file twice at start-up is cheap).
+    load_pipelines(settings.pipelines_file)
     client = await connect()
     worker = create_worker(client, settings)
     # Idempotent, and it means a fresh production cluster needs no manual step.
@@ -108,7 +112,12 @@ async def run_worker() -> None:
 
 
 def main() -> None:
-    asyncio.run(run_worker())
+    try:
+        asyncio.run(run_worker())
+    except PipelineError as exc:
+        # Refuse to start, saying where the file is wrong (no traceback to dig through).
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
