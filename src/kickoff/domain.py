@@ -77,6 +77,8 @@ class Task(BaseModel):
     created_at: datetime
     done_at: datetime | None = None
     resolution: TaskResolution | None = None
+    blocks_completion: bool = False
+    """Staff must resolve it before the run may complete (e.g. a mail that may not have arrived)."""
 
 
 class EmailRecord(BaseModel):

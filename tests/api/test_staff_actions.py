@@ -96,7 +96,7 @@ async def test_action_on_unknown_onboarding_is_404(kickoff: Kickoff, path: str, 
         ("park", {}, "reason"),
         ("park", {"reason": ""}, "reason"),
         ("park", {"reason": "semester", "until": "after the holidays"}, "until"),
-        ("park", {"reason": "semester", "until": "2020-01-01"}, "until 2020-01-01 is in the past"),
+        ("park", {"reason": "semester", "until": "2020-01-01"}, "until 2020-01-01 is too early"),
     ],
     ids=[
         "meeting-missing-time",

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 from kickoff.api.service import OnboardingService
 from kickoff.domain import EventInput
@@ -85,7 +86,7 @@ async def test_park_until_a_date_resumes_at_08_00_on_that_date(ts_env, ts_worker
         ("resume", {}, "resume is not accepted in stage 'onboarding'"),
         ("calls", {}, "has no event 'calls'"),
         ("call_logged", {"outcome": "maybe"}, "outcome must be one of"),
-        ("park", {"reason": "Sjuk", "until": "2020-01-01"}, "until 2020-01-01 is in the past"),
+        ("park", {"reason": "Sjuk", "until": "2020-01-01"}, "until 2020-01-01 is too early"),
     ],
 )
 async def test_events_that_do_not_apply_are_refused_with_a_reason(
@@ -150,3 +151,21 @@ async def test_restart_of_a_running_onboarding_continues_as_a_new_cycle(ts_env, 
     assert [m.template for m in state.emails] == ["booking_reminder"]
     assert state.previous_cycles[0].final_stage == "onboarding"
     assert state.previous_cycles[0].run_id == handle.result_run_id
+
+
+async def test_park_until_today_after_08_00_is_refused_but_tomorrow_is_planned(ts_env, ts_worker, task_queue):
+    """An until-date whose 08:00 has passed would un-park at once, so it is refused as bad input."""
+    handle, day0 = await _onboarding_run(ts_env, task_queue)
+    await skip_to(ts_env, at_eight(day0 + timedelta(days=2)) + timedelta(hours=3))
+    today = local_date(await ts_env.get_current_time())
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await send_event(handle, "park", reason="Semester", until=today.isoformat())
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert "would be at" in str(cause)
+    assert cause.type == "InvalidPayload"
+    assert (await settled_state(ts_env, handle)).stage == "onboarding"
+
+    await send_event(handle, "park", reason="Semester", until=(today + timedelta(days=1)).isoformat())
+    parked = await settled_state(ts_env, handle)
+    assert (parked.stage, parked.next_step_at) == ("manual_follow_up", at_eight(today + timedelta(days=1)))

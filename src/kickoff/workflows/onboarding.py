@@ -20,7 +20,9 @@ Shape of a run:
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -49,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         task_id,
     )
     from kickoff.pipelines.model import Action, EntryKind, Pipeline, Stage, Step
-    from kickoff.schedule import format_local, offset_moment, start_of_day, zone
+    from kickoff.schedule import format_local, offset_moment, start_of_day
 
 MAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
@@ -146,10 +148,13 @@ class OnboardingWorkflow:
                     )
                     continue  # an event arrived first: re-plan from the new state
                 except TimeoutError:
-                    pass
+                    # The timer and an event can land in the same activation: if an
+                    # event came too, re-plan, as the step may belong to a stage left.
+                    if self._wake:
+                        continue
             self._fire(step, due)
 
-        self._close()
+        await self._close()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
 
@@ -216,12 +221,22 @@ class OnboardingWorkflow:
         outcome = event.payload.get("outcome")
         if spec.outcome_labels and outcome not in spec.outcome_labels:
             raise _invalid(f"outcome must be one of {sorted(spec.outcome_labels)}")
-        today = workflow.now().astimezone(zone(self._pipeline.timezone)).date()
-        for field in spec.anchors.values():
+        # An anchor the event sets (an until-date) must not plan a step of the
+        # stage it leads to in the past: that step would fire at once.
+        target = self._pipeline.stage(spec.to).schedule if spec.to else ()
+        now = workflow.now()
+        for anchor, field in spec.anchors.items():
             value = event.payload.get(field)
-            # A date-only anchor (an until-date) in the past would fire at once: refuse it.
-            if value and len(value) == len("2026-01-31") and date.fromisoformat(value) < today:
-                raise _invalid(f"{field} {value} is in the past (today is {today})")
+            if not value:
+                continue
+            moment = self._parse_anchor(value)
+            for step in (s for s in target if s.at.anchor == anchor):
+                due = offset_moment(moment, step.at.days, step.at.time, self._pipeline.timezone)
+                if due <= now:
+                    raise _invalid(
+                        f"{field} {value} is too early: '{step.summary}' would be at "
+                        f"{format_local(due, self._pipeline.timezone)}, which has passed"
+                    )
 
     @workflow.update
     def complete_task(self, task: str) -> str:
@@ -234,7 +249,9 @@ class OnboardingWorkflow:
 
     @complete_task.validator
     def _validate_complete_task(self, task: str) -> None:
-        self._refuse_if_finished()
+        # Allowed in a goal stage too: a run waits there for tasks that block completion.
+        if self._state.status != "running":
+            raise ValueError("onboarding is completed: nothing more happens")
         found = self._task(task)
         if found is None:
             raise LookupError(f"task {task} does not belong to this onboarding")
@@ -245,6 +262,7 @@ class OnboardingWorkflow:
     def restart(self, restart: RestartInput) -> int:
         """Restart onboarding with a fresh pipeline snapshot; returns the new cycle number."""
         self._restart = restart
+        self._queue.clear()  # the old cycle's pending work ends here (an in-flight mail is cancelled)
         self._wake = True
         return self._state.cycle + 1
 
@@ -263,6 +281,9 @@ class OnboardingWorkflow:
             raise ValueError("onboarding is restarting")
 
     # ------------------------------------------------------------ the engine
+
+    def _superseded(self, work: _Work) -> bool:
+        return self._visit() != work.visit or self._restart is not None
 
     def _stage(self) -> Stage:
         return self._pipeline.stage(self._state.stage)
@@ -325,7 +346,7 @@ class OnboardingWorkflow:
         )
 
     async def _perform_queued(self) -> None:
-        while self._queue:
+        while self._queue and self._restart is None:
             self._state.pending_actions = len(self._queue)
             work = self._queue.pop(0)
             if work.visit == self._visit():
@@ -358,34 +379,47 @@ class OnboardingWorkflow:
         # Stable per (onboarding, cycle, stage visit, step): every retry of this
         # action carries the same Message-ID, which the activity deduplicates on.
         message_id = f"<{self._state.id}.{self._state.cycle}.{stage}.{entry}.{work.key}@{domain}>"
+        activity = workflow.start_activity(
+            "send_mail",
+            SendMailInput(
+                onboarding_id=self._state.id,
+                message_id=message_id,
+                to=to,
+                subject_template=template.subject,
+                body_template=template.body,
+                context=self._mail_context(),
+            ),
+            result_type=SendMailResult,
+            start_to_close_timeout=MAIL_ATTEMPT_TIMEOUT,
+            heartbeat_timeout=MAIL_HEARTBEAT_TIMEOUT,
+            schedule_to_close_timeout=MAIL_GIVE_UP_AFTER,
+            retry_policy=MAIL_RETRY,
+            summary=work.action.describe(),
+        )
+        # A mail may wait for retries (SMTP down) for up to a day: if the run
+        # leaves the stage visit meanwhile (a booking, a park, a restart), the
+        # mail no longer applies and must not go out late.
+        await workflow.wait_condition(lambda: activity.done() or self._superseded(work))
+        if not activity.done():
+            activity.cancel()
+            with contextlib.suppress(ActivityError, asyncio.CancelledError):
+                await activity
+            self._timeline(workflow.now(), "mail_cancelled", f"{spec.template}: the run moved on")
+            return
         try:
-            result = await workflow.execute_activity(
-                "send_mail",
-                SendMailInput(
-                    onboarding_id=self._state.id,
-                    message_id=message_id,
-                    to=to,
-                    subject_template=template.subject,
-                    body_template=template.body,
-                    context=self._mail_context(),
-                ),
-                result_type=SendMailResult,
-                start_to_close_timeout=MAIL_ATTEMPT_TIMEOUT,
-                heartbeat_timeout=MAIL_HEARTBEAT_TIMEOUT,
-                schedule_to_close_timeout=MAIL_GIVE_UP_AFTER,
-                retry_policy=MAIL_RETRY,
-                summary=work.action.describe(),
-            )
+            result = await activity
         except ActivityError as err:
             reason = err.cause.type if isinstance(err.cause, ApplicationError) else "timeout"
             now = workflow.now()
             self._timeline(now, "mail_failed", f"{spec.template}: {reason}")
+            # Staff must see this one even if the run has closed meanwhile.
             self._add_task(
                 "todo",
                 f"Mail '{spec.template}' may not have reached {spec.to}: check and contact them",
                 None,
                 now,
                 now,
+                blocks_completion=True,
             )
             return
         self._state.emails.append(
@@ -414,7 +448,16 @@ class OnboardingWorkflow:
 
     # ----------------------------------------------------------- bookkeeping
 
-    def _add_task(self, kind: str, title: str, role: str | None, due: datetime, at: datetime) -> None:
+    def _add_task(
+        self,
+        kind: str,
+        title: str,
+        role: str | None,
+        due: datetime,
+        at: datetime,
+        *,
+        blocks_completion: bool = False,
+    ) -> None:
         self._state.task_counter += 1
         self._state.tasks.append(
             Task(
@@ -425,6 +468,7 @@ class OnboardingWorkflow:
                 due_at=due,
                 stage=self._state.stage,
                 created_at=at,
+                blocks_completion=blocks_completion,
             )
         )
         self._timeline(at, "task_created", title)
@@ -441,20 +485,26 @@ class OnboardingWorkflow:
     def _set_anchor(self, name: str, value: str | None) -> None:
         if not value:
             self._state.anchors.pop(name, None)
-            return
-        if len(value) == len("2026-01-31"):
-            self._state.anchors[name] = start_of_day(date.fromisoformat(value), self._pipeline.timezone)
         else:
-            self._state.anchors[name] = datetime.fromisoformat(value)
+            self._state.anchors[name] = self._parse_anchor(value)
 
-    def _close(self) -> None:
+    def _parse_anchor(self, value: str) -> datetime:
+        """An ISO date (local midnight in the pipeline's zone) or an aware ISO datetime."""
+        if len(value) == len("2026-01-31"):
+            return start_of_day(date.fromisoformat(value), self._pipeline.timezone)
+        return datetime.fromisoformat(value)
+
+    async def _close(self) -> None:
         now = workflow.now()
         for task in self._state.open_tasks():
-            self._finish_task(task, now, "closed_with_onboarding")
+            if not task.blocks_completion:
+                self._finish_task(task, now, "closed_with_onboarding")
+        self._publish()
+        # A task only staff can resolve (a mail that may not have arrived) keeps
+        # the run open in its goal stage, and in the task inbox, until it is done.
+        await workflow.wait_condition(lambda: not self._state.open_tasks())
         self._state.status = "completed"
-        self._state.next_step = None
-        self._state.next_step_at = None
-        self._timeline(now, "completed", self._state.stage_label)
+        self._timeline(workflow.now(), "completed", self._state.stage_label)
         self._publish()
 
     def _timeline(self, at: datetime, event: str, detail: str = "") -> None:

@@ -1,0 +1,106 @@
+"""Mail that cannot go out: it never leaves late, and a lost one is never silently closed away."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiosmtpd.controller import Controller
+from temporalio.worker import Worker
+
+from kickoff.activities import MailActivities, MailLedger, SmtpConfig
+from kickoff.mailcatcher import free_port
+from kickoff.workflows.onboarding import OnboardingWorkflow
+from tests.support import book_meeting, eventually, local_date, make_contract, onboarding_input
+
+MAIL_FROM = "Kickoff <kickoff@test.example>"
+
+
+async def _start(ts_env, task_queue, started_runs):
+    now = await ts_env.get_current_time()
+    inp = onboarding_input(make_contract(delivery_start=(local_date(now) - timedelta(days=3)).isoformat()))
+    started_runs.append(inp.onboarding_id)
+    handle = await ts_env.client.start_workflow(
+        OnboardingWorkflow.run, inp, id=inp.onboarding_id, task_queue=task_queue
+    )
+    return handle, now
+
+
+async def test_a_mail_still_retrying_when_a_booking_arrives_is_cancelled_not_sent_late(
+    ts_env, task_queue, smtp, tmp_path, started_runs
+):
+    """SMTP is down while the welcome mail retries; after the booking it is cancelled, never delivered."""
+    ledger = MailLedger(tmp_path / "ledger.sqlite3")
+    down = MailActivities(SmtpConfig("127.0.0.1", free_port(), MAIL_FROM), ledger)
+    up = MailActivities(SmtpConfig(smtp.host, smtp.port, MAIL_FROM), ledger)
+    async with Worker(ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow]):
+        async with Worker(ts_env.client, task_queue=task_queue, activities=[down.send_mail]):
+            handle, now = await _start(ts_env, task_queue, started_runs)
+            await eventually(
+                handle.describe,
+                lambda d: any(a.HasField("last_failure") for a in d.raw_description.pending_activities),
+            )
+            await book_meeting(handle, now + timedelta(days=7))
+            cancelled = await eventually(
+                lambda: handle.query(OnboardingWorkflow.state),
+                lambda s: any(e.event == "mail_cancelled" for e in s.timeline),
+            )
+        assert cancelled.stage == "closed"
+        assert [e.detail for e in cancelled.timeline if e.event == "mail_cancelled"] == [
+            "welcome: the run moved on"
+        ]
+        # SMTP comes back: the team's mail (still retrying) goes out, the welcome mail does not.
+        async with Worker(ts_env.client, task_queue=task_queue, activities=[up.send_mail]):
+            final = await handle.result()
+
+    assert final.status == "completed"
+    assert [m.template for m in final.emails] == ["kickoff_booked"]
+    delivered = smtp.for_onboarding(final.id)
+    assert [m["To"] for m in delivered] == ["onboarding-team@assist.example"]
+
+
+class _TeamRefused:
+    """An SMTP relay that accepts customers' mail but permanently refuses the team address."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd hook
+        if address.startswith("onboarding-team@"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook
+        return "250 OK"
+
+
+async def test_a_team_mail_refused_at_closing_keeps_the_run_open_until_staff_resolve_it(
+    ts_env, task_queue, tmp_path, started_runs
+):
+    """The closing mail fails for good: the run waits in 'closed' with an open task, then completes."""
+    relay = Controller(_TeamRefused(), hostname="127.0.0.1", port=free_port())
+    relay.start()
+    try:
+        mail = MailActivities(
+            SmtpConfig("127.0.0.1", relay.port, MAIL_FROM), MailLedger(tmp_path / "l.sqlite3")
+        )
+        async with Worker(
+            ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow], activities=[mail.send_mail]
+        ):
+            handle, now = await _start(ts_env, task_queue, started_runs)
+            await eventually(lambda: handle.query(OnboardingWorkflow.state), lambda s: bool(s.emails))
+            await book_meeting(handle, now + timedelta(days=7))
+            waiting = await eventually(
+                lambda: handle.query(OnboardingWorkflow.state),
+                lambda s: any(e.event == "mail_failed" for e in s.timeline),
+            )
+            assert (waiting.stage, waiting.status) == ("closed", "running")
+            [blocking] = waiting.open_tasks()
+            assert blocking.blocks_completion
+            assert blocking.title.startswith("Mail 'kickoff_booked' may not have reached team")
+
+            await handle.execute_update(OnboardingWorkflow.complete_task, blocking.id)
+            final = await handle.result()
+    finally:
+        relay.stop()
+    assert final.status == "completed"
+    assert [(t.id, t.resolution) for t in final.tasks if t.blocks_completion] == [
+        (blocking.id, "done_by_staff")
+    ]
