@@ -108,11 +108,13 @@ class Stack:
         return None
 
 
-def _register_search_attributes(address: str) -> None:
-    from kickoff.worker import connect, ensure_search_attributes
+def _prepare_namespace(address: str) -> None:
+    from kickoff.worker import connect, ensure_retention, ensure_search_attributes
 
     async def register() -> None:
-        await ensure_search_attributes(await connect(address))
+        client = await connect(address)
+        await ensure_search_attributes(client)
+        await ensure_retention(client)
 
     asyncio.run(register())
 
@@ -137,7 +139,7 @@ def main() -> int:
             "temporal", dev_server_command(ports, data / "temporal.sqlite"), data / "temporal.log"
         )
         wait_for_port("127.0.0.1", ports.frontend, 60, temporal)
-        _register_search_attributes(settings.temporal_address)
+        _prepare_namespace(settings.temporal_address)
         catcher = stack.spawn("mail catcher", [python, "-m", "kickoff.mailcatcher"])
         wait_for_port("127.0.0.1", settings.smtp_port, 20, catcher)
         stack.spawn("worker", [python, "-m", "kickoff.worker"])

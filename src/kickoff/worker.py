@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from datetime import timedelta
 
 import structlog
+from google.protobuf.duration_pb2 import Duration
 from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.namespace.v1 import NamespaceConfig
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -68,6 +72,30 @@ async def ensure_search_attributes(client: Client) -> None:
     log.info("search_attributes.registered", names=sorted(missing))
 
 
+RETENTION = timedelta(days=3650)
+"""How long Temporal keeps a closed run. Closed onboardings are read back
+(GET, restart after a no-show weeks later, duplicate-contract detection), so
+the namespace default of a day or three would lose them."""
+
+
+async def ensure_retention(client: Client, minimum: timedelta = RETENTION) -> None:
+    """Raise the namespace's retention of closed runs to at least ``minimum``."""
+    described = await client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace=client.namespace)
+    )
+    if described.config.workflow_execution_retention_ttl.ToTimedelta() >= minimum:
+        return
+    await client.workflow_service.update_namespace(
+        UpdateNamespaceRequest(
+            namespace=client.namespace,
+            config=NamespaceConfig(
+                workflow_execution_retention_ttl=Duration(seconds=int(minimum.total_seconds()))
+            ),
+        )
+    )
+    log.info("namespace.retention_raised", days=minimum.days)
+
+
 def create_worker(client: Client, settings: Settings | None = None) -> Worker:
     """Every workflow and activity on KICKOFF_TASK_QUEUE; refuses an invalid pipelines file."""
     settings = settings or get_settings()
@@ -88,6 +116,9 @@ def create_worker(client: Client, settings: Settings | None = None) -> Worker:
         task_queue=settings.task_queue,
         workflows=[OnboardingWorkflow],
         activities=[mail.send_mail],
+        # On SIGTERM (a deploy) let a mail in the middle of its SMTP conversation
+        # finish: cancelling it there would leave its delivery unknown.
+        graceful_shutdown_timeout=timedelta(seconds=30),
     )
 
 

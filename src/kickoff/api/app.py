@@ -16,7 +16,13 @@ from temporalio.client import Client
 
 from kickoff.api.deps import AppContext
 from kickoff.api.routes import contracts, health, onboardings, tasks
-from kickoff.api.service import ConflictError, NotFoundError, OnboardingService, UnprocessableError
+from kickoff.api.service import (
+    ConflictError,
+    NotFoundError,
+    OnboardingService,
+    UnavailableError,
+    UnprocessableError,
+)
 from kickoff.logging_setup import configure_logging
 from kickoff.pipelines import load_pipelines
 from kickoff.settings import Settings, get_settings
@@ -39,9 +45,11 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if context.service is None:
-            from kickoff.worker import connect
+            from kickoff.worker import connect, ensure_search_attributes
 
             context.client = await connect(settings.temporal_address)
+            # Idempotent; the API may start before the worker on a fresh cluster.
+            await ensure_search_attributes(context.client)
             context.service = OnboardingService(context.client, catalog, settings.task_queue)
         log.info("api.started", pipelines=dict(catalog.versions))
         yield
@@ -74,6 +82,7 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
     app.add_exception_handler(NotFoundError, error(status.HTTP_404_NOT_FOUND))
     app.add_exception_handler(ConflictError, error(status.HTTP_409_CONFLICT))
     app.add_exception_handler(UnprocessableError, error(status.HTTP_422_UNPROCESSABLE_CONTENT))
+    app.add_exception_handler(UnavailableError, error(status.HTTP_503_SERVICE_UNAVAILABLE))
 
     @app.middleware("http")
     async def bind_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

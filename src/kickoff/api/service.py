@@ -58,6 +58,10 @@ class UnprocessableError(Exception):
     """-> 422"""
 
 
+class UnavailableError(Exception):
+    """-> 503"""
+
+
 @dataclass(frozen=True)
 class StartResult:
     stage: str
@@ -92,14 +96,16 @@ class OnboardingService:
                 WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:
-            existing = await self.state(oid)
-            if existing.contract != contract:
-                differing = _differing_fields(existing.contract, contract)
+            # Read what was received from the run's start event, not by querying
+            # the run: a retried POST must not depend on a worker being up.
+            received, stage = await self._received(oid)
+            if received != contract:
+                differing = _differing_fields(received, contract)
                 raise ConflictError(
                     f"contract {contract.contract_id} was already received with different content "
                     f"(differs in: {', '.join(differing)})"
                 ) from None
-            return StartResult(existing.stage, oid, pipeline.id, created=False)
+            return StartResult(stage or pipeline.start_stage, oid, pipeline.id, created=False)
         return StartResult(pipeline.start_stage, oid, pipeline.id, created=True)
 
     async def _start_run(self, input: OnboardingInput, reuse: WorkflowIDReusePolicy) -> None:
@@ -136,13 +142,32 @@ class OnboardingService:
                 raise NotFoundError(f"no onboarding {oid}") from None
             raise
 
-    async def state(self, oid: str) -> OnboardingState:
+    async def _received(self, oid: str) -> tuple[Contract, str | None]:
+        """The contract the latest run started with, and its current stage (from visibility)."""
         handle, description = await self._describe(oid)
+        async for event in handle.fetch_history_events():
+            started = event.workflow_execution_started_event_attributes
+            [first] = await self.client.data_converter.decode(started.input.payloads, [OnboardingInput])
+            assert isinstance(first, OnboardingInput)
+            return first.contract, description.typed_search_attributes.get(sa.STAGE)
+        raise NotFoundError(f"no onboarding {oid}")
+
+    async def state(self, oid: str) -> OnboardingState:
+        _, description = await self._describe(oid)
+        # Pinned to the described run: a restart in between must not switch runs.
+        run = self.client.get_workflow_handle_for(OnboardingWorkflow.run, oid, run_id=description.run_id)
         if description.status == WorkflowExecutionStatus.COMPLETED:
             # A finished run's result is its final state: no worker needed to read it.
-            result: OnboardingState = await handle.result()
+            result: OnboardingState = await run.result()
             return result
-        return await handle.query(OnboardingWorkflow.state)
+        try:
+            return await run.query(OnboardingWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+        except (RPCError, WorkflowQueryFailedError) as err:
+            log.warning("onboarding.query_failed", onboarding_id=oid, error=type(err).__name__)
+            raise UnavailableError(
+                f"onboarding {oid} is running but no worker answered within "
+                f"{QUERY_TIMEOUT.seconds} s; try again shortly"
+            ) from None
 
     async def list_onboardings(
         self, pipeline: str | None, stage: str | None, limit: int
@@ -190,9 +215,7 @@ class OnboardingService:
         return rows
 
     async def open_tasks(self, owner_role: str | None) -> list[dict[str, Any]]:
-        query = (
-            f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND {sa.OPEN_TASKS.name} > 0"
-        )
+        query = f"{self._ours} AND ExecutionStatus = 'Running' AND {sa.OPEN_TASKS.name} > 0"
         ids = [execution.id async for execution in self.client.list_workflows(query)]
         limit = asyncio.Semaphore(_QUERY_CONCURRENCY)
 

@@ -61,7 +61,8 @@ MAIL_RETRY = RetryPolicy(
 )
 # An SMTP outage is retried for a day; after that a staff task replaces the mail.
 MAIL_GIVE_UP_AFTER = timedelta(days=1)
-MAIL_ATTEMPT_TIMEOUT = timedelta(seconds=60)
+# Room for the activity's wait on an earlier attempt's claim plus a slow SMTP relay.
+MAIL_ATTEMPT_TIMEOUT = timedelta(minutes=2)
 # The activity heartbeats every second: a dead worker's attempt is retried after this.
 MAIL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 

@@ -72,6 +72,8 @@ async def receive_contract(
     try:
         contract = Contract.model_validate_json(body)
     except ValidationError as exc:
+        # Field paths only: the values are personal data.
+        log.warning("contract.invalid", fields=[".".join(map(str, e["loc"])) for e in exc.errors()])
         raise RequestValidationError(exc.errors(include_url=False)) from None
 
     result = await service.start(contract)
