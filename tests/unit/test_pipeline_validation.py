@@ -172,6 +172,13 @@ CASES = {
     "shape-missing-label": Case(
         "        label: Må följas upp\n", "", "- id: follow_up", "follow_up", "Field required"
     ),
+    "instant-move-loop": Case(
+        "            summary: manual outreach task\n",
+        "            summary: manual outreach task\n          - move: inactive\n",
+        "- id: inactive",
+        "inactive",
+        "moves on at once in a loop (inactive -> inactive)",
+    ),
     "move-to-unknown-stage": Case(
         "- move: inactive",
         "- move: inactiv",

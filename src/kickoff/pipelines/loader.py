@@ -277,6 +277,15 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
                         f"templates may use {sorted(TEMPLATE_VARIABLES)}",
                     )
 
+    for index, stage in enumerate(p.stages):
+        loop = _instant_loop(p, stage.id)
+        if loop:
+            yield (
+                (*at, "stages", index, "id"),
+                f"stage {stage.id!r} moves on at once in a loop ({' -> '.join(loop)}): "
+                "a run would never rest",
+            )
+
     reachable = _reachable(p)
     for index, stage in enumerate(p.stages):
         if stage.id not in reachable:
@@ -304,3 +313,27 @@ def _reachable(p: Pipeline) -> set[str]:
         seen.add(current)
         todo.extend(edges.get(current, ()))
     return seen
+
+
+def _instant_moves(p: Pipeline, stage_id: str) -> set[str]:
+    """Stages a run moves to the moment it enters ``stage_id`` (no time passes)."""
+    stage = p.stage(stage_id)
+    moves = {a.move for a in stage.on_enter if a.move}
+    for step in stage.schedule:
+        at_entry = step.at.anchor in ("entered", f"entered:{stage_id}")
+        if at_entry and step.at.days == 0 and step.at.time is None:
+            moves.update(a.move for a in step.do if a.move)
+    return {m for m in moves if m in p.stage_ids()}
+
+
+def _instant_loop(p: Pipeline, start: str) -> list[str] | None:
+    """A chain of instant moves from ``start`` back to it, if one exists."""
+    paths = [[start]]
+    while paths:
+        path = paths.pop()
+        for nxt in sorted(_instant_moves(p, path[-1])):
+            if nxt == start:
+                return [*path, nxt]
+            if nxt not in path:
+                paths.append([*path, nxt])
+    return None
