@@ -109,3 +109,15 @@ async def test_restart_of_unknown_onboarding_is_404(kickoff: Kickoff) -> None:
     assert response.status_code == 404, response.text
     assert "SE-C-never-signed" in response.json()["detail"]
     assert (await kickoff.get("/onboardings/SE-C-never-signed")).status_code == 404
+
+
+async def test_a_restart_sent_right_after_the_booking_waits_for_the_closing_run(kickoff: Kickoff) -> None:
+    """A no-show reported while the run still sends its closing mail is accepted, not refused."""
+    oid = await kickoff.start()
+    booked = await kickoff.post(f"/onboardings/{oid}/meeting-booked", MEETING)
+    assert booked.status_code == 202, booked.text
+    response = await kickoff.post(f"/onboardings/{oid}/restart", {"reason": "no_show"})
+    assert response.status_code == 202, response.text
+    assert response.json() == {"id": oid, "cycle": 2, "stage": "onboarding"}
+    state = await kickoff.until(oid, lambda s: s["cycle"] == 2 and "booking_reminder" in templates(s))
+    assert state["previous_cycles"][0]["final_stage"] == "closed"

@@ -37,12 +37,13 @@ from kickoff.domain import (
     onboarding_id,
     onboarding_of_task,
 )
-from kickoff.pipelines import PipelineCatalog
+from kickoff.pipelines import Pipeline, PipelineCatalog
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
 WORKFLOW_TYPE = "Onboarding"
 _QUERY_CONCURRENCY = 8
 QUERY_TIMEOUT = timedelta(seconds=5)
+CLOSING_WAIT = timedelta(seconds=15)
 log = structlog.get_logger(__name__)
 
 
@@ -268,6 +269,20 @@ class OnboardingService:
         if pipeline is None:
             raise ConflictError(f"pipeline {current.pipeline!r} is no longer defined in pipelines.yaml")
         version = self.catalog.version(pipeline.id)
+        if description.status == WorkflowExecutionStatus.RUNNING and _is_goal(pipeline, current.stage):
+            # Just booked: the run is sending its closing mail. A no-show reported
+            # right away must not be refused for that: wait for the run to finish.
+            closing = self.client.get_workflow_handle_for(
+                OnboardingWorkflow.run, oid, run_id=description.run_id
+            )
+            try:
+                current = await asyncio.wait_for(closing.result(), CLOSING_WAIT.total_seconds())
+            except TimeoutError:
+                raise ConflictError(
+                    f"onboarding {oid} is closing but waits for {len(current.open_tasks())} open "
+                    "task(s) (e.g. a mail that may not have arrived): resolve them, then restart"
+                ) from None
+            handle, description = await self._describe(oid)
         if description.status == WorkflowExecutionStatus.RUNNING:
             # The run itself continues as new, so the restart is one atomic step.
             cycle: int = await self._update(
@@ -324,6 +339,10 @@ class OnboardingService:
             return await self.client.service_client.check_health()
         except RPCError:
             return False
+
+
+def _is_goal(pipeline: Pipeline, stage: str) -> bool:
+    return stage in pipeline.stage_ids() and pipeline.stage(stage).goal
 
 
 def _status_name(status: WorkflowExecutionStatus | None) -> str:
