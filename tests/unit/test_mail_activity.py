@@ -232,3 +232,31 @@ async def test_a_permanent_smtp_refusal_is_not_retried_and_names_no_address(
     assert (refused.value.type, refused.value.non_retryable) == ("SmtpNotDelivered", True)
     assert request.to not in str(refused.value)
     assert await mail_activities.ledger.get(request.message_id) is None
+
+
+class _SlowRelay:
+    """An SMTP relay that takes its time over RCPT, so an attempt can be cancelled before DATA."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd hook
+        await asyncio.sleep(10)
+        return "250 OK"
+
+
+async def test_an_attempt_cancelled_before_data_releases_its_claim(mail_activities: MailActivities) -> None:
+    """Cancelled mid-conversation but before DATA, nothing was sent: the claim goes, a retry may send."""
+    relay = Controller(_SlowRelay(), hostname="127.0.0.1", port=free_port())
+    relay.start()
+    env = ActivityEnvironment()
+    request = mail_input()
+    slow = MailActivities(
+        SmtpConfig(host="127.0.0.1", port=relay.port, mail_from=MAIL_FROM), mail_activities.ledger
+    )
+    try:
+        attempt = asyncio.create_task(env.run(slow.send_mail, request))
+        await eventually(lambda: mail_activities.ledger.get(request.message_id), lambda e: e is not None)
+        env.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await attempt
+    finally:
+        relay.stop()
+    assert await mail_activities.ledger.get(request.message_id) is None

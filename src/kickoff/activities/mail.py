@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import email.policy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 
 import aiosmtplib
 import jinja2
@@ -21,19 +23,10 @@ from kickoff.domain import SendMailInput, SendMailResult
 
 log = structlog.get_logger(__name__)
 
-# Failures after which the SMTP server certainly did not accept the message:
-# the claim is released and Temporal's retry may send. Anything else (a
-# disconnect or timeout after DATA) is ambiguous and keeps the claim.
-_NOT_DELIVERED: tuple[type[Exception], ...] = (
-    aiosmtplib.SMTPConnectError,
-    aiosmtplib.SMTPConnectTimeoutError,
-    aiosmtplib.SMTPHeloError,
-    aiosmtplib.SMTPAuthenticationError,
-    aiosmtplib.SMTPSenderRefused,
-    aiosmtplib.SMTPRecipientsRefused,
-    aiosmtplib.SMTPDataError,
-    ConnectionRefusedError,
-)
+
+@dataclass
+class _Progress:
+    data_started: bool = False
 
 
 def _permanent(exc: Exception) -> bool:
@@ -94,7 +87,8 @@ def render_message(input: SendMailInput, mail_from: str) -> EmailMessage:
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = input.message_id
     message["X-Kickoff-Onboarding"] = input.onboarding_id
-    message.set_content(body, charset="utf-8")
+    # Quoted-printable keeps the message 7-bit: any relay accepts it, no 8BITMIME needed.
+    message.set_content(body, charset="utf-8", cte="quoted-printable")
     return message
 
 
@@ -140,29 +134,56 @@ class MailActivities:
                 non_retryable=True,
             )
 
+        progress = _Progress()
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.smtp.host,
-                port=self.smtp.port,
-                timeout=self.smtp.timeout_seconds,
-            )
-        except _NOT_DELIVERED as exc:
-            await self.ledger.release(input.message_id)
-            log.warning("mail.not_delivered", error=type(exc).__name__)
+            await self._deliver(message, input.to, progress)
+        except asyncio.CancelledError:
+            # Cancelled (the run moved on, the worker stops): before DATA nothing was sent.
+            if not progress.data_started:
+                await self.ledger.release(input.message_id)
+            raise
+        except Exception as exc:
             # SMTP errors quote the recipient's address; failures are stored in
             # Temporal's history and logged by the SDK, so only the kind travels.
+            error = type(exc).__name__
+            if progress.data_started and not isinstance(exc, aiosmtplib.SMTPDataError):
+                # Broke off during DATA: the server may have the mail. Keep the claim;
+                # the retry resolves it (see _claim) and never sends blindly.
+                log.warning("mail.delivery_uncertain", error=error)
+                raise ApplicationError(
+                    f"SMTP conversation broke off during DATA ({error})", type="SmtpDeliveryUncertain"
+                ) from None
+            await self.ledger.release(input.message_id)
+            log.warning("mail.not_delivered", error=error)
             # A 5xx reply is permanent (e.g. an address the relay rejects): retrying
             # for a day would only delay the staff task that replaces the mail.
-            permanent = _permanent(exc)
             raise ApplicationError(
-                f"SMTP did not accept the mail ({type(exc).__name__})",
+                f"SMTP did not accept the mail ({error})",
                 type="SmtpNotDelivered",
-                non_retryable=permanent,
+                non_retryable=_permanent(exc),
             ) from None
-        await self._record_sent(input.message_id)
+        # Shielded: once SMTP has the mail, a cancellation must not skip the record.
+        await asyncio.shield(self._record_sent(input.message_id))
         log.info("mail.sent")
         return SendMailResult(message_id=input.message_id, delivered=True)
+
+    async def _deliver(self, message: EmailMessage, recipient: str, progress: _Progress) -> None:
+        """One SMTP conversation, step by step, so that a failure before DATA is known
+        to have delivered nothing (the claim can then be released)."""
+        client = aiosmtplib.SMTP(
+            hostname=self.smtp.host, port=self.smtp.port, timeout=self.smtp.timeout_seconds
+        )
+        await client.connect()
+        try:
+            await client.mail(parseaddr(self.smtp.mail_from)[1])
+            await client.rcpt(recipient)
+            progress.data_started = True
+            await client.data(message.as_bytes(policy=email.policy.SMTP))
+        except BaseException:
+            client.close()
+            raise
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+            await client.quit()
 
     async def _claim(self, message_id: str) -> LedgerEntry | None:
         """Claim the Message-ID; if another attempt holds it, give that attempt time to finish.
@@ -174,7 +195,16 @@ class MailActivities:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.smtp.claim_wait
         while True:
-            existing = await self.ledger.claim(message_id)
+            # The ledger writes in a thread that a cancellation cannot stop: if we
+            # are cancelled mid-claim, let the write finish and undo our own claim,
+            # or it would stay behind as "delivery unknown" for a mail never sent.
+            attempt = asyncio.ensure_future(self.ledger.claim(message_id))
+            try:
+                existing = await asyncio.shield(attempt)
+            except asyncio.CancelledError:
+                if await attempt is None:
+                    await self.ledger.release(message_id)
+                raise
             if existing is None or existing.state == "sent" or loop.time() >= deadline:
                 return existing
             await asyncio.sleep(0.5)
