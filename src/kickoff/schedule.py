@@ -7,9 +7,15 @@ chaining relative sleeps, so a late worker or a restart cannot shift the plan.
 
 from __future__ import annotations
 
+from collections.abc import Set
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from typing import Literal
 from zoneinfo import ZoneInfo
+
+DayUnit = Literal["days", "business_days", "weeks"]
+"""How an offset counts: calendar days, business days of the pipeline's
+calendar (no weekends, no closed days), or weeks of seven calendar days."""
 
 
 @cache
@@ -33,13 +39,47 @@ def start_of_day(day: date, tz_name: str) -> datetime:
     return local_moment(day, time(0, 0), tz_name)
 
 
-def offset_moment(anchor: datetime, days: int, at: time | None, tz_name: str) -> datetime:
-    """``days`` calendar days after ``anchor``'s local date, at ``at`` (default: anchor's time)."""
+def is_business_day(day: date, closed: Set[date]) -> bool:
+    return day.weekday() < 5 and day not in closed
+
+
+def shift_date(day: date, count: int, unit: DayUnit = "days", closed: Set[date] = frozenset()) -> date:
+    """``count`` units after ``day``.
+
+    Business days: day 0 is ``day`` itself if it is a business day, else the
+    next one; day N is the Nth business day after that. Counts are >= 0 for
+    business days (a plan never counts business days backwards).
+    """
+    if unit == "days":
+        return day + timedelta(days=count)
+    if unit == "weeks":
+        return day + timedelta(weeks=count)
+    if count < 0:
+        raise ValueError("business days count forwards only")
+    current = day
+    while not is_business_day(current, closed):
+        current += timedelta(days=1)
+    for _ in range(count):
+        current += timedelta(days=1)
+        while not is_business_day(current, closed):
+            current += timedelta(days=1)
+    return current
+
+
+def offset_moment(
+    anchor: datetime,
+    days: int,
+    at: time | None,
+    tz_name: str,
+    unit: DayUnit = "days",
+    closed: Set[date] = frozenset(),
+) -> datetime:
+    """``days`` ``unit`` after ``anchor``'s local date, at ``at`` (default: anchor's time)."""
     if anchor.tzinfo is None:
         raise ValueError("anchor must be timezone-aware")
     local = anchor.astimezone(zone(tz_name))
     wall = at if at is not None else local.time().replace(tzinfo=None)
-    target = local.date() + timedelta(days=days)
+    target = shift_date(local.date(), days, unit, closed)
     return local_moment(target, wall, tz_name)
 
 

@@ -177,6 +177,10 @@ class MailActivities:
         try:
             await client.mail(parseaddr(self.smtp.mail_from)[1])
             await client.rcpt(recipient)
+            # asyncio.wait_for (inside aiosmtplib, Python 3.11) can swallow a
+            # cancellation that lands as a step completes: check before DATA.
+            if activity.is_cancelled():
+                raise asyncio.CancelledError
             progress.data_started = True
             await client.data(message.as_bytes(policy=email.policy.SMTP))
         except BaseException:

@@ -12,16 +12,18 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 import jinja2
 import jinja2.meta
 import yaml
 from pydantic import ValidationError
 
-from kickoff.pipelines.model import Pipeline, PipelineFile
+from kickoff.pipelines.model import Due, Moment, Pipeline, PipelineFile
 
 Loc = tuple[str | int, ...]
 
@@ -119,9 +121,29 @@ def parse_pipelines(text: str, source: str = "pipelines.yaml") -> PipelineCatalo
     problems = [locate(loc, message) for loc, message in _check_references(parsed)]
     if problems:
         raise PipelineError(problems)
+    pipelines = {pid: _with_closed_days(p) for pid, p in parsed.pipelines.items()}
     return PipelineCatalog(
-        pipelines=dict(parsed.pipelines),
-        versions={pid: pipeline_version(p) for pid, p in parsed.pipelines.items()},
+        pipelines=pipelines,
+        versions={pid: pipeline_version(p) for pid, p in pipelines.items()},
+    )
+
+
+CALENDAR_YEARS = range(2020, 2041)
+"""Years whose public holidays go into a pipeline's snapshot: a fixed range, so
+the version hash does not change with the date it is computed on."""
+
+
+def _public_holidays(country: str, subdivision: str | None) -> set[date]:
+    return set(holidays.country_holidays(country, subdiv=subdivision, years=CALENDAR_YEARS))
+
+
+def _with_closed_days(pipeline: Pipeline) -> Pipeline:
+    calendar = pipeline.calendar
+    if calendar is None:
+        return pipeline
+    closed = _public_holidays(calendar.country, calendar.subdivision) | set(calendar.extra_closed_days)
+    return pipeline.model_copy(
+        update={"calendar": calendar.model_copy(update={"closed_days": tuple(sorted(closed))})}
     )
 
 
@@ -189,6 +211,19 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
         ZoneInfo(p.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         yield (*at, "timezone"), f"unknown time zone {p.timezone!r}"
+    if p.calendar is not None:
+        try:
+            _public_holidays(p.calendar.country, p.calendar.subdivision)
+        except NotImplementedError:
+            yield (
+                (*at, "calendar", "country"),
+                (
+                    f"no public-holiday calendar for country {p.calendar.country!r}"
+                    + (f" and subdivision {p.calendar.subdivision!r}" if p.calendar.subdivision else "")
+                ),
+            )
+    elif any(offset.unit == "business_days" for offset in _offsets(p)):
+        yield (*at, "calendar"), "business_days offsets need a calendar (calendar: {country: SE})"
     if p.default_language not in p.languages:
         yield (*at, "default_language"), f"{p.default_language!r} is not among languages {list(p.languages)}"
 
@@ -337,3 +372,11 @@ def _instant_loop(p: Pipeline, start: str) -> list[str] | None:
             if nxt not in path:
                 paths.append([*path, nxt])
     return None
+
+
+def _offsets(p: Pipeline) -> Iterator[Moment | Due]:
+    """Every day offset in the pipeline: step moments and task due dates."""
+    for stage in p.stages:
+        yield from (step.at for step in stage.schedule)
+        actions = [*stage.on_enter, *(action for step in stage.schedule for action in step.do)]
+        yield from (action.task.due for action in actions if action.task)

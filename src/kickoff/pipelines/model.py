@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kickoff.schedule import DayUnit
+
 Slug = str
 EntryKind = Literal["first_entry", "reentry", "restart"]
 """How a stage was entered: for the first time in a run, again (e.g. after a
@@ -28,7 +30,7 @@ class _Strict(BaseModel):
 
 
 class Moment(_Strict):
-    """A moment relative to a named anchor: ``days`` calendar days later, at local ``time``.
+    """A moment relative to a named anchor: ``days`` later in ``unit``, at local ``time``.
 
     Anchors: ``signed_at``, ``delivery_start``, ``entered`` (this stage),
     ``entered:<stage>`` (when that stage was last entered), or an anchor an
@@ -37,6 +39,7 @@ class Moment(_Strict):
 
     anchor: str
     days: int = 0
+    unit: DayUnit = "days"
     time: dt.time | None = None
 
     @field_validator("anchor")
@@ -51,6 +54,7 @@ class Due(_Strict):
     """When a task is due, counted from its creation."""
 
     days: int = Field(default=0, ge=0)
+    unit: DayUnit = "days"
     time: dt.time | None = None
 
 
@@ -169,6 +173,25 @@ class Restart(_Strict):
     reasons: tuple[Slug, ...] = ("no_show", "rescheduled")
 
 
+class Calendar(_Strict):
+    """Which days are business days: Monday to Friday, less the country's public holidays."""
+
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    subdivision: str | None = None
+    extra_closed_days: tuple[dt.date, ...] = ()
+    """Days the business is closed though they are no public holiday (e.g. Midsummer Eve)."""
+    closed_days: tuple[dt.date, ...] = ()
+    """Filled in by the loader from the ``holidays`` package, so a run's snapshot
+    carries its calendar and a package upgrade cannot change a plan in flight."""
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _norway_problem(cls, value: object) -> object:
+        if value is False:
+            raise ValueError("YAML reads a bare NO as false: write country: 'NO' in quotes")
+        return value
+
+
 class Pipeline(_Strict):
     """One onboarding process."""
 
@@ -176,6 +199,7 @@ class Pipeline(_Strict):
     name: str = Field(min_length=1)
     id_prefix: str = Field(pattern=r"^[A-Z][A-Z0-9]*$")
     timezone: str
+    calendar: Calendar | None = None
     languages: tuple[str, ...] = Field(min_length=1)
     default_language: str
     start_stage: Slug

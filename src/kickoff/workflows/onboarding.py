@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
         task_id,
     )
-    from kickoff.pipelines.model import Action, EntryKind, Pipeline, Stage, Step
+    from kickoff.pipelines.model import Action, Due, EntryKind, Moment, Pipeline, Stage, Step
     from kickoff.schedule import format_local, offset_moment, start_of_day
 
 MAIL_RETRY = RetryPolicy(
@@ -87,6 +87,8 @@ class OnboardingWorkflow:
     @workflow.init
     def __init__(self, input: OnboardingInput) -> None:
         self._pipeline: Pipeline = input.pipeline
+        calendar = self._pipeline.calendar
+        self._closed_days = frozenset(calendar.closed_days) if calendar else frozenset()
         self._queue: list[_Work] = []
         self._wake = False
         self._restart: RestartInput | None = None
@@ -232,7 +234,7 @@ class OnboardingWorkflow:
                 continue
             moment = self._parse_anchor(value)
             for step in (s for s in target if s.at.anchor == anchor):
-                due = offset_moment(moment, step.at.days, step.at.time, self._pipeline.timezone)
+                due = self._at(moment, step.at)
                 if due <= now:
                     raise _invalid(
                         f"{field} {value} is too early: '{step.summary}' would be at "
@@ -283,6 +285,12 @@ class OnboardingWorkflow:
 
     # ------------------------------------------------------------ the engine
 
+    def _at(self, anchor: datetime, offset: Moment | Due) -> datetime:
+        """The absolute moment ``offset`` names, counted from ``anchor`` in the pipeline's calendar."""
+        return offset_moment(
+            anchor, offset.days, offset.time, self._pipeline.timezone, offset.unit, self._closed_days
+        )
+
     def _superseded(self, work: _Work) -> bool:
         return self._visit() != work.visit or self._restart is not None
 
@@ -330,7 +338,7 @@ class OnboardingWorkflow:
             )
             if anchor is None:
                 continue  # e.g. parked without an until-date: nothing is scheduled
-            moment = offset_moment(anchor, step.at.days, step.at.time, self._pipeline.timezone)
+            moment = self._at(anchor, step.at)
             if best[1] is None or moment < best[1]:
                 best = (step, moment)
         return best
@@ -361,7 +369,7 @@ class OnboardingWorkflow:
             self._enter(action.move, work.at)
         elif action.task is not None:
             spec = action.task
-            due = max(work.at, offset_moment(work.at, spec.due.days, spec.due.time, self._pipeline.timezone))
+            due = max(work.at, self._at(work.at, spec.due))
             self._add_task(spec.kind, spec.title, spec.owner_role, due, work.at)
         elif action.note is not None:
             role = self._pipeline.roles.get(action.note.for_role or "", "")
