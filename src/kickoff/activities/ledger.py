@@ -12,10 +12,11 @@ The protocol (two rows states, each committed with fsync before moving on):
 
 A later attempt that finds ``sent`` returns without sending (the crash was
 between "sent" and "recorded"). One that finds only ``claimed`` cannot know
-whether the server got the mail (the crash was mid-conversation): it refuses
+whether the server got the mail (the crash was during DATA): it refuses
 to guess, because the rule is "never twice", and the workflow asks staff to
-check instead. A failure we *know* delivered nothing (connection refused,
-a 4xx/5xx reply) releases the claim, so ordinary retries still send.
+check instead. A failure or cancellation before DATA, or a refusal in reply
+to DATA, certainly delivered nothing: it releases the claim, so ordinary
+retries still send.
 
 SQLite on a local path serves one worker host; several hosts need a shared
 store behind the same three methods.

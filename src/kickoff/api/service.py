@@ -155,20 +155,28 @@ class OnboardingService:
 
     async def state(self, oid: str) -> OnboardingState:
         _, description = await self._describe(oid)
+        return await self._state_of(oid, description)
+
+    async def _state_of(self, oid: str, description: WorkflowExecutionDescription) -> OnboardingState:
         # Pinned to the described run: a restart in between must not switch runs.
         run = self.client.get_workflow_handle_for(OnboardingWorkflow.run, oid, run_id=description.run_id)
         if description.status == WorkflowExecutionStatus.COMPLETED:
             # A finished run's result is its final state: no worker needed to read it.
             result: OnboardingState = await run.result()
             return result
+        return await self._query_state(run)
+
+    async def _query_state(self, handle: WorkflowHandle[Any, Any]) -> OnboardingState:
+        """A running run's state, or UnavailableError when no worker answers in time."""
         try:
-            return await run.query(OnboardingWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+            state: OnboardingState = await handle.query(OnboardingWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
         except (RPCError, WorkflowQueryFailedError) as err:
-            log.warning("onboarding.query_failed", onboarding_id=oid, error=type(err).__name__)
+            log.warning("onboarding.query_failed", onboarding_id=handle.id, error=type(err).__name__)
             raise UnavailableError(
-                f"onboarding {oid} is running but no worker answered within "
+                f"onboarding {handle.id} is running but no worker answered within "
                 f"{QUERY_TIMEOUT.seconds} s; try again shortly"
             ) from None
+        return state
 
     async def list_onboardings(
         self, pipeline: str | None, stage: str | None, limit: int
@@ -222,13 +230,13 @@ class OnboardingService:
 
         async def tasks_of(oid: str) -> list[dict[str, Any]]:
             async with limit:
-                handle = self.client.get_workflow_handle_for(OnboardingWorkflow.run, oid)
                 try:
-                    state = await handle.query(OnboardingWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
-                except (RPCError, WorkflowQueryFailedError) as err:
+                    state = await self._query_state(
+                        self.client.get_workflow_handle_for(OnboardingWorkflow.run, oid)
+                    )
+                except UnavailableError:
                     # Finished between the list and the query, or no worker answers:
                     # one stuck run must not take the whole inbox down with it.
-                    log.warning("tasks.query_failed", onboarding_id=oid, error=str(err))
                     return []
             return [
                 {**task.model_dump(), "onboarding_id": oid, "pipeline": state.pipeline, "stage": state.stage}
@@ -264,7 +272,7 @@ class OnboardingService:
 
     async def restart(self, oid: str, reason: str) -> tuple[int, str]:
         handle, description = await self._describe(oid)
-        current = await self.state(oid)
+        current = await self._state_of(oid, description)
         pipeline = self.catalog.get(current.pipeline)
         if pipeline is None:
             raise ConflictError(f"pipeline {current.pipeline!r} is no longer defined in pipelines.yaml")
