@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from kickoff.pipelines.model import Pipeline
+from kickoff.pipelines.payload import JsonScalar
 
 CONTRACT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
@@ -42,6 +43,10 @@ class Contract(BaseModel):
     main_user: MainUser
     licenses: int = Field(ge=1)
     language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
+    modules: list[str] | None = Field(default=None, max_length=50)
+    """The product modules the contract includes (the pipeline's defaults when absent)."""
+    dates: dict[str, date] = Field(default_factory=dict, max_length=20)
+    """Further dates the pipeline declares (``contract_dates``), e.g. a renewal date."""
 
 
 def onboarding_id(prefix: str, contract_id: str) -> str:
@@ -62,7 +67,9 @@ def onboarding_of_task(task: str) -> str | None:
     return parts[0]
 
 
-TaskKind = Literal["call", "todo"]
+TaskKind = str
+"""``call``, ``todo`` or another kind the pipeline declares."""
+TaskSide = Literal["customer", "vendor"]
 TaskStatus = Literal["open", "done"]
 
 
@@ -70,6 +77,7 @@ class Task(BaseModel):
     id: str
     kind: TaskKind
     title: str
+    owner: TaskSide = "vendor"
     owner_role: str | None = None
     due_at: datetime
     status: TaskStatus = "open"
@@ -97,6 +105,15 @@ class TimelineEntry(BaseModel):
 
 RunStatus = Literal["running", "completed"]
 TaskResolution = Literal["done_by_staff", "closed_with_onboarding"]
+
+
+class ChecklistItemState(BaseModel):
+    id: str
+    checklist: str
+    label: str
+    owner: TaskSide
+    ticked_at: datetime | None = None
+    ticked_by: str | None = None
 
 
 class CycleSummary(BaseModel):
@@ -134,9 +151,23 @@ class OnboardingState(BaseModel):
     timeline: list[TimelineEntry] = Field(default_factory=list)
     task_counter: int = 0
     previous_cycles: list[CycleSummary] = Field(default_factory=list)
+    modules: list[str] = Field(default_factory=list)
+    """The pipeline modules this onboarding covers."""
+    checklist: list[ChecklistItemState] = Field(default_factory=list)
+    records: dict[str, list[dict[str, JsonScalar]]] = Field(default_factory=dict)
+    """Payloads kept by events that declare ``record`` (e.g. expansion opportunities)."""
+    event_count: int = 0
+    repeat_base: dict[str, datetime] = Field(default_factory=dict)
+    """Recurring steps: the occurrence the next one is counted from."""
+    fired_deadlines: list[str] = Field(default_factory=list)
+    goal_event: str | None = None
+    """The event that completed the run, when an event (not a stage) was its goal."""
 
     def open_tasks(self) -> list[Task]:
         return [task for task in self.tasks if task.status == "open"]
+
+    def unticked(self, checklists: tuple[str, ...]) -> list[ChecklistItemState]:
+        return [i for i in self.checklist if i.checklist in checklists and i.ticked_at is None]
 
 
 class OnboardingInput(BaseModel):
@@ -156,7 +187,15 @@ class EventInput(BaseModel):
     """A staff or system event for a running onboarding (the ``apply_event`` update)."""
 
     name: str
-    payload: dict[str, str | None] = Field(default_factory=dict)
+    payload: dict[str, JsonScalar] = Field(default_factory=dict)
+    by: str | None = None
+
+
+class TickInput(BaseModel):
+    """Tick (or untick) one checklist item (the ``tick_item`` update)."""
+
+    item: str
+    ticked: bool = True
     by: str | None = None
 
 

@@ -62,6 +62,8 @@ async def test_openapi_documents_the_contract_body_and_answers(kickoff: Kickoff)
         "main_user",
         "licenses",
         "language",
+        "modules",
+        "dates",
     }
     assert set(contract["required"]) == {
         "contract_id",

@@ -263,7 +263,7 @@ CASES = {
     "unreachable-stage": Case(
         "      - id: closed\n", ORPHAN, "- id: orphan", "orphan", "stage 'orphan' is unreachable"
     ),
-    "no-goal-stage": Case("        goal: true\n", "", "    stages:\n", None, "no stage is a goal"),
+    "no-goal-stage": Case("        goal: true\n", "", "    stages:\n", None, "no stage or event is a goal"),
     "goal-stage-with-schedule": Case(
         "        goal: true\n",
         GOAL_SCHEDULE,

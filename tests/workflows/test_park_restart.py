@@ -85,7 +85,7 @@ async def test_park_until_a_date_resumes_at_08_00_on_that_date(ts_env, ts_worker
     [
         ("resume", {}, "resume is not accepted in stage 'onboarding'"),
         ("calls", {}, "has no event 'calls'"),
-        ("call_logged", {"outcome": "maybe"}, "outcome must be one of"),
+        ("call_logged", {"outcome": "maybe"}, "outcome: must be one of"),
         ("park", {"reason": "Sjuk", "until": "2020-01-01"}, "until 2020-01-01 is too early"),
     ],
 )

@@ -42,7 +42,7 @@ async def test_an_unbooked_run_passes_every_stage_at_08_00_stockholm(ts_env, ts_
 
     start = await settled_state(ts_env, handle)
     assert start.stage == "new"
-    assert [detail for _, detail in entries(start, "note")] == ["Ny kund (till Onboardingansvarig)"]
+    assert [detail for _, detail in entries(start, "note")] == ["Ny kund (Onboardingansvarig)"]
     assert [t.kind for t in start.tasks] == ["todo", "todo"]
     assert start.emails == []
 

@@ -23,12 +23,24 @@ import jinja2.meta
 import yaml
 from pydantic import ValidationError
 
-from kickoff.pipelines.model import Due, Moment, Pipeline, PipelineFile
+from kickoff.pipelines.model import Action, Due, Moment, Pipeline, PipelineFile, Step
 
 Loc = tuple[str | int, ...]
 
 TEMPLATE_VARIABLES = frozenset(
-    {"onboarding_id", "customer", "main_user", "links", "pipeline", "team", "meeting_at"}
+    {
+        "onboarding_id",
+        "customer",
+        "main_user",
+        "links",
+        "pipeline",
+        "team",
+        "meeting_at",
+        "event",
+        "stage",
+        "modules",
+        "dates",
+    }
 )
 """What a mail template may use; anything else is refused at load time."""
 
@@ -133,15 +145,18 @@ CALENDAR_YEARS = range(2020, 2041)
 the version hash does not change with the date it is computed on."""
 
 
-def _public_holidays(country: str, subdivision: str | None) -> set[date]:
-    return set(holidays.country_holidays(country, subdiv=subdivision, years=CALENDAR_YEARS))
+def _public_holidays(country: str, subdivision: str | None, categories: tuple[str, ...]) -> set[date]:
+    return set(
+        holidays.country_holidays(country, subdiv=subdivision, years=CALENDAR_YEARS, categories=categories)
+    )
 
 
 def _with_closed_days(pipeline: Pipeline) -> Pipeline:
     calendar = pipeline.calendar
     if calendar is None:
         return pipeline
-    closed = _public_holidays(calendar.country, calendar.subdivision) | set(calendar.extra_closed_days)
+    public = _public_holidays(calendar.country, calendar.subdivision, calendar.categories)
+    closed = public | set(calendar.extra_closed_days)
     return pipeline.model_copy(
         update={"calendar": calendar.model_copy(update={"closed_days": tuple(sorted(closed))})}
     )
@@ -213,7 +228,7 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
         yield (*at, "timezone"), f"unknown time zone {p.timezone!r}"
     if p.calendar is not None:
         try:
-            _public_holidays(p.calendar.country, p.calendar.subdivision)
+            _public_holidays(p.calendar.country, p.calendar.subdivision, ("public",))
         except NotImplementedError:
             yield (
                 (*at, "calendar", "country"),
@@ -222,6 +237,11 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
                     + (f" and subdivision {p.calendar.subdivision!r}" if p.calendar.subdivision else "")
                 ),
             )
+        else:
+            try:
+                _public_holidays(p.calendar.country, p.calendar.subdivision, p.calendar.categories)
+            except (NotImplementedError, ValueError) as exc:
+                yield (*at, "calendar", "categories"), f"holiday categories not available: {exc}"
     elif any(offset.unit == "business_days" for offset in _offsets(p)):
         yield (*at, "calendar"), "business_days offsets need a calendar (calendar: {country: SE})"
     if p.default_language not in p.languages:
@@ -241,29 +261,92 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
 
     yield from stage_ref((*at, "start_stage"), p.start_stage, "start_stage")
     yield from stage_ref((*at, "restart", "stage"), p.restart.stage, "restart.stage")
-    if not any(stage.goal for stage in p.stages):
-        yield (*at, "stages"), "no stage is a goal: a run could never complete"
+    if not any(stage.goal for stage in p.stages) and not any(event.goal for event in p.events.values()):
+        yield (*at, "stages"), "no stage or event is a goal: a run could never complete"
     if p.park_event is not None and p.park_event not in p.events:
-        yield (*at, "park_event"), f"unknown event {p.park_event!r}"
+        yield (
+            (*at, "park_event"),
+            f"unknown event {p.park_event!r} (events: {', '.join(p.events) or 'none'})",
+        )
 
-    anchors = {*FIXED_ANCHORS, *(f"entered:{sid}" for sid in stage_ids)}
+    anchors = {
+        *FIXED_ANCHORS,
+        *(f"entered:{sid}" for sid in stage_ids),
+        *(f"contract:{name}" for name in p.contract_dates),
+    }
     for event in p.events.values():
         anchors.update(event.anchors)
+        anchors.update(event.stamps)
+    gated = {stage.id for stage in p.stages if stage.requires}
+    env = jinja2.Environment(autoescape=False)  # noqa: S701 - plain-text mail, never HTML
 
-    def check_actions(loc: Loc, actions: Sequence[Any]) -> Iterator[tuple[Loc, str]]:
+    def module_refs(loc: Loc, modules: Sequence[str] | None) -> Iterator[tuple[Loc, str]]:
+        for module in modules or ():
+            if module not in p.modules:
+                known = ", ".join(p.modules) or "none declared"
+                yield loc, f"unknown module {module!r} (modules: {known})"
+
+    def template_vars(loc: Loc, source: str) -> Iterator[tuple[Loc, str]]:
+        try:
+            unknown = jinja2.meta.find_undeclared_variables(env.parse(source)) - TEMPLATE_VARIABLES
+        except jinja2.TemplateSyntaxError as exc:
+            yield loc, f"template syntax error: {exc.message}"
+            return
+        if unknown:
+            yield (
+                loc,
+                f"unknown variable(s) {sorted(unknown)}; templates may use {sorted(TEMPLATE_VARIABLES)}",
+            )
+
+    def check_actions(loc: Loc, actions: Sequence[Action]) -> Iterator[tuple[Loc, str]]:
         for index, action in enumerate(actions):
             here = (*loc, index)
             yield from stage_ref((*here, "move"), action.move, "move")
+            if action.move in gated:
+                yield (
+                    (*here, "move"),
+                    f"a move into {action.move!r} would bypass the checklist it requires: "
+                    "let an event move the run there",
+                )
+            yield from module_refs((*here, "modules"), action.modules)
             if action.mail and action.mail.template not in p.templates:
-                yield (*here, "mail", "template"), f"unknown template {action.mail.template!r}"
+                known = ", ".join(p.templates) or "none"
+                yield (
+                    (*here, "mail", "template"),
+                    f"unknown template {action.mail.template!r} (templates: {known})",
+                )
+            if action.mail and action.mail.language and action.mail.language not in p.languages:
+                yield (
+                    (*here, "mail", "language"),
+                    f"language {action.mail.language!r} is not among languages {list(p.languages)}",
+                )
             if action.task and action.task.owner_role and action.task.owner_role not in p.roles:
                 yield (*here, "task", "owner_role"), f"unknown role {action.task.owner_role!r}"
             if action.note and action.note.for_role and action.note.for_role not in p.roles:
                 yield (*here, "note", "for"), f"unknown role {action.note.for_role!r}"
+            if action.notify:
+                yield from template_vars((*here, "notify", "subject"), action.notify.subject)
+                yield from template_vars((*here, "notify", "text"), action.notify.text)
+
+    def check_step(loc: Loc, step: Step) -> Iterator[tuple[Loc, str]]:
+        for name in step.at.anchor_names():
+            if name not in anchors:
+                yield (
+                    (*loc, "at", "anchor"),
+                    f"unknown anchor {name!r} (known: {', '.join(sorted(anchors))})",
+                )
+        if step.repeat and step.at.days <= 0:
+            yield (*loc, "at", "days"), "a repeating step needs a positive offset, or it would never rest"
+        yield from module_refs((*loc, "modules"), step.modules)
+        yield from check_actions((*loc, "do"), step.do)
 
     for index, stage in enumerate(p.stages):
         sloc = (*at, "stages", index)
         yield from check_actions((*sloc, "on_enter"), stage.on_enter)
+        for ref in stage.requires:
+            if ref not in p.checklists:
+                known = ", ".join(p.checklists) or "none"
+                yield (*sloc, "requires"), f"unknown checklist {ref!r} (checklists: {known})"
         if stage.goal and stage.schedule:
             yield (*sloc, "schedule"), "a goal stage completes the run at once, so it has no schedule"
         keys: set[str] = set()
@@ -272,20 +355,61 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
             if step.key in keys:
                 yield (*step_loc, "key"), f"step key {step.key!r} is used twice in this stage"
             keys.add(step.key)
-            if step.at.anchor not in anchors:
-                yield (
-                    (*step_loc, "at", "anchor"),
-                    (f"unknown anchor {step.at.anchor!r} (known: {', '.join(sorted(anchors))})"),
-                )
-            yield from check_actions((*step_loc, "do"), step.do)
+            yield from check_step(step_loc, step)
+
+    deadline_keys: set[str] = set()
+    for index, deadline in enumerate(p.deadlines):
+        dloc = (*at, "deadlines", index)
+        if deadline.key in deadline_keys:
+            yield (*dloc, "key"), f"deadline key {deadline.key!r} is used twice"
+        deadline_keys.add(deadline.key)
+        if deadline.repeat:
+            yield (*dloc, "repeat"), "a deadline fires once per run; put a repeating step in a stage"
+        for ref in deadline.in_stages:
+            yield from stage_ref((*dloc, "in_stages"), ref, "in_stages")
+        yield from check_step(dloc, deadline)
+
+    item_ids: set[str] = set()
+    for cid, checklist in p.checklists.items():
+        for index, item in enumerate(checklist.items):
+            iloc = (*at, "checklists", cid, "items", index)
+            if item.id in item_ids:
+                yield (*iloc, "id"), f"checklist item id {item.id!r} is used twice in this pipeline"
+            item_ids.add(item.id)
+            yield from module_refs((*iloc, "modules"), item.modules)
 
     for name, event in p.events.items():
         eloc = (*at, "events", name)
         for ref in event.allowed_in or ():
             yield from stage_ref((*eloc, "allowed_in"), ref, "allowed_in")
         yield from stage_ref((*eloc, "to"), event.to, "to")
+        yield from check_actions((*eloc, "do"), event.do)
+        for field_name, spec in event.payload.items():
+            if spec.type == "choice" and not spec.choices:
+                yield (*eloc, "payload", field_name), "a choice field_name needs its choices"
+            if spec.type != "choice" and spec.choices:
+                yield (
+                    (*eloc, "payload", field_name, "choices"),
+                    f"choices only apply to type choice, not {spec.type}",
+                )
+        for anchor, field_name in event.anchors.items():
+            declared = event.payload.get(field_name)
+            if declared is None or declared.type not in ("date", "datetime"):
+                yield (
+                    (*eloc, "anchors", anchor),
+                    f"anchor {anchor!r} is set from payload field {field_name!r}, "
+                    "which the event must declare as a date or datetime",
+                )
+        if event.outcome_labels:
+            outcome = event.payload.get("outcome")
+            choices = set(outcome.choices or ()) if outcome is not None else set()
+            for label in event.outcome_labels:
+                if label not in choices:
+                    yield (
+                        (*eloc, "outcome_labels", label),
+                        f"outcome {label!r} is not a choice of the payload field 'outcome'",
+                    )
 
-    env = jinja2.Environment(autoescape=False)  # noqa: S701 - plain-text mail, never HTML
     for name, versions in p.templates.items():
         tloc = (*at, "templates", name)
         for language in p.languages:
@@ -299,18 +423,7 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
             if language not in p.languages:
                 yield (*tloc, language), f"language {language!r} is not among languages {list(p.languages)}"
             for part in ("subject", "body"):
-                source = getattr(template, part)
-                try:
-                    unknown = jinja2.meta.find_undeclared_variables(env.parse(source)) - TEMPLATE_VARIABLES
-                except jinja2.TemplateSyntaxError as exc:
-                    yield (*tloc, language, part), f"template syntax error: {exc.message}"
-                    continue
-                if unknown:
-                    yield (
-                        (*tloc, language, part),
-                        f"unknown variable(s) {sorted(unknown)}; "
-                        f"templates may use {sorted(TEMPLATE_VARIABLES)}",
-                    )
+                yield from template_vars((*tloc, language, part), getattr(template, part))
 
     for index, stage in enumerate(p.stages):
         loop = _instant_loop(p, stage.id)
@@ -335,6 +448,9 @@ def _reachable(p: Pipeline) -> set[str]:
     for stage in p.stages:
         actions = [*stage.on_enter, *(a for step in stage.schedule for a in step.do)]
         edges[stage.id].update(a.move for a in actions if a.move)
+    for deadline in p.deadlines:
+        for source in deadline.in_stages:
+            edges.setdefault(source, set()).update(a.move for a in deadline.do if a.move)
     for event in p.events.values():
         if event.to:
             for source in p.event_allowed_in(event):
@@ -376,7 +492,11 @@ def _instant_loop(p: Pipeline, start: str) -> list[str] | None:
 
 def _offsets(p: Pipeline) -> Iterator[Moment | Due]:
     """Every day offset in the pipeline: step moments and task due dates."""
-    for stage in p.stages:
-        yield from (step.at for step in stage.schedule)
-        actions = [*stage.on_enter, *(action for step in stage.schedule for action in step.do)]
-        yield from (action.task.due for action in actions if action.task)
+    steps = [*(step for stage in p.stages for step in stage.schedule), *p.deadlines]
+    yield from (step.at for step in steps)
+    actions = [
+        *(action for stage in p.stages for action in stage.on_enter),
+        *(action for step in steps for action in step.do),
+        *(action for event in p.events.values() for action in event.do),
+    ]
+    yield from (action.task.due for action in actions if action.task)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -22,7 +23,11 @@ EntryKind = Literal["first_entry", "reentry", "restart"]
 park), or as the first stage of a restarted onboarding."""
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]*$")
-_ANCHOR = re.compile(r"^(signed_at|delivery_start|entered|entered:[a-z][a-z0-9_-]*|[a-z][a-z0-9_]*)$")
+_ANCHOR = re.compile(
+    r"^(signed_at|delivery_start|entered|entered:[a-z][a-z0-9_-]*|contract:[a-z][a-z0-9_]*|[a-z][a-z0-9_]*)$"
+)
+Side = Literal["customer", "vendor"]
+"""Who does a task or checklist item: the customer's people or ours."""
 
 
 class _Strict(BaseModel):
@@ -33,21 +38,32 @@ class Moment(_Strict):
     """A moment relative to a named anchor: ``days`` later in ``unit``, at local ``time``.
 
     Anchors: ``signed_at``, ``delivery_start``, ``entered`` (this stage),
-    ``entered:<stage>`` (when that stage was last entered), or an anchor an
-    event sets (e.g. ``park_until``).
+    ``entered:<stage>`` (when that stage was last entered), ``contract:<date>``
+    (a date field of the contract), or an anchor an event sets (``park_until``,
+    ``kickoff_held``). A list of anchors means the latest of those that are set
+    ("90 days after the last logged contact, or after entering partnership").
     """
 
-    anchor: str
+    anchor: str | tuple[str, ...]
     days: int = 0
     unit: DayUnit = "days"
     time: dt.time | None = None
 
     @field_validator("anchor")
     @classmethod
-    def _anchor_shape(cls, value: str) -> str:
-        if not _ANCHOR.match(value):
-            raise ValueError(f"anchor {value!r} is not a name like 'delivery_start' or 'entered:onboarding'")
+    def _anchor_shape(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        names = (value,) if isinstance(value, str) else value
+        if not names:
+            raise ValueError("anchor list is empty")
+        for name in names:
+            if not _ANCHOR.match(name):
+                raise ValueError(
+                    f"anchor {name!r} is not a name like 'delivery_start' or 'entered:onboarding'"
+                )
         return value
+
+    def anchor_names(self) -> tuple[str, ...]:
+        return (self.anchor,) if isinstance(self.anchor, str) else self.anchor
 
 
 class Due(_Strict):
@@ -61,11 +77,22 @@ class Due(_Strict):
 class MailSpec(_Strict):
     template: Slug
     to: Literal["main_user", "team"] = "main_user"
+    language: str | None = None
+    """Always this language (e.g. for the team); default: the contract's, else the pipeline's."""
+
+
+class NotifySpec(_Strict):
+    """A short message to the team's mailbox; ``subject`` and ``text`` are templates."""
+
+    subject: str = Field(min_length=1)
+    text: str = Field(min_length=1)
 
 
 class TaskSpec(_Strict):
-    kind: Literal["call", "todo"]
+    kind: Slug = "todo"
+    """``call``, ``todo`` or any other kind an event may complete (``completes_task_kind``)."""
     title: str = Field(min_length=1)
+    owner: Side = "vendor"
     owner_role: Slug | None = None
     due: Due = Due()
 
@@ -75,28 +102,37 @@ class NoteSpec(_Strict):
     for_role: Slug | None = Field(default=None, alias="for")
 
 
+_ACTION_KINDS = ("mail", "task", "note", "move", "notify")
+
+
 class Action(_Strict):
-    """Exactly one of ``mail``, ``task``, ``note`` or ``move``; ``when`` filters by entry kind."""
+    """Exactly one of ``mail``, ``task``, ``note``, ``move`` or ``notify``.
+
+    ``when`` filters by entry kind; ``modules`` limits the action to contracts
+    that include at least one of those modules.
+    """
 
     mail: MailSpec | None = None
     task: TaskSpec | None = None
     note: NoteSpec | None = None
     move: Slug | None = None
+    notify: NotifySpec | None = None
     when: tuple[EntryKind, ...] | None = None
+    modules: tuple[Slug, ...] | None = None
     summary: str | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Action:
-        chosen = [name for name in ("mail", "task", "note", "move") if getattr(self, name) is not None]
+        chosen = [name for name in _ACTION_KINDS if getattr(self, name) is not None]
         if len(chosen) != 1:
             raise ValueError(
-                f"an action has exactly one of mail, task, note, move (found {chosen or 'none'})"
+                f"an action has exactly one of {', '.join(_ACTION_KINDS)} (found {chosen or 'none'})"
             )
         return self
 
     @property
     def kind(self) -> str:
-        for name in ("mail", "task", "note", "move"):
+        for name in _ACTION_KINDS:
             if getattr(self, name) is not None:
                 return name
         raise AssertionError("validated to have one kind")
@@ -114,6 +150,8 @@ class Action(_Strict):
             return f"{self.task.kind} task: {self.task.title}"
         if self.note:
             return f"note: {self.note.text}"
+        if self.notify:
+            return f"notify team: {self.notify.subject}"
         return f"move to {self.move}"
 
 
@@ -124,6 +162,17 @@ class Step(_Strict):
     at: Moment
     summary: str = Field(min_length=1)
     do: tuple[Action, ...] = Field(min_length=1)
+    repeat: bool = False
+    """Recurring: after firing, the next occurrence is counted from this one
+    (e.g. every 90 days), until its anchor moves (a logged contact resets it)."""
+    modules: tuple[Slug, ...] | None = None
+
+
+class Deadline(Step):
+    """A pipeline-wide step: fires once per run, if the run is then in one of ``in_stages``
+    ("not live by business day 10": an overdue task, whichever stage it is stuck in)."""
+
+    in_stages: tuple[Slug, ...] = Field(min_length=1)
 
 
 class Stage(_Strict):
@@ -133,6 +182,8 @@ class Stage(_Strict):
     schedule: tuple[Step, ...] = ()
     goal: bool = False
     """Entering a goal stage performs its on_enter actions and completes the run."""
+    requires: tuple[Slug, ...] = ()
+    """Checklists whose items must all be ticked before an event may move the run here."""
 
     @field_validator("id")
     @classmethod
@@ -142,17 +193,42 @@ class Stage(_Strict):
         return value
 
 
+FieldType = Literal["text", "date", "datetime", "choice", "number", "boolean"]
+
+
+class PayloadField(_Strict):
+    """One field of an event's payload, checked before the event reaches the run."""
+
+    type: FieldType = "text"
+    required: bool = False
+    choices: tuple[str, ...] | None = None
+    max_length: int = Field(default=2000, ge=1)
+    label: str | None = None
+
+
 class Event(_Strict):
     """Something staff or a system reports; may move the run to another stage."""
 
     label: str = Field(min_length=1)
+    payload: dict[Slug, PayloadField] = Field(default_factory=dict)
+    """The fields the event carries; anything else is refused (HTTP 422)."""
     allowed_in: tuple[Slug, ...] | None = None
     """Stages in which the event is accepted (default: every non-goal stage)."""
     to: Slug | None = None
+    """Stage to move to (nothing happens if the run is already there)."""
+    do: tuple[Action, ...] = ()
+    """Actions performed when the event is applied (after the move, if any)."""
+    goal: bool = False
+    """Applying the event completes the run."""
     anchors: dict[Slug, str] = Field(default_factory=dict)
     """Anchors this event sets from its payload: ``{anchor name: payload field}``;
     an empty field clears the anchor."""
-    completes_task_kind: Literal["call", "todo"] | None = None
+    stamps: tuple[Slug, ...] = ()
+    """Anchors set to the moment the event is applied, unless ``anchors`` sets
+    them from the payload (``kickoff_held``, ``last_contact``)."""
+    record: Slug | None = None
+    """Keep each payload in the run's ``records`` under this name (opportunities)."""
+    completes_task_kind: Slug | None = None
     """Marks the oldest open task of this kind done (a logged call closes its call task)."""
     outcome_labels: dict[str, str] = Field(default_factory=dict)
     """Timeline text per ``outcome`` in the payload."""
@@ -168,6 +244,28 @@ class Team(_Strict):
     name: str | None = None
 
 
+class ChecklistItem(_Strict):
+    id: Slug
+    label: str = Field(min_length=1)
+    owner: Side = "vendor"
+    modules: tuple[Slug, ...] | None = None
+
+
+class Checklist(_Strict):
+    """Items staff tick (``POST /onboardings/{id}/checklist/{item}``); a stage may require them."""
+
+    label: str = Field(min_length=1)
+    items: tuple[ChecklistItem, ...] = Field(min_length=1)
+
+
+class Module(_Strict):
+    """A part of the product a contract may include; actions and items can be limited to it."""
+
+    label: str = Field(min_length=1)
+    default: bool = True
+    """Included when the contract does not list its modules."""
+
+
 class Restart(_Strict):
     stage: Slug
     reasons: tuple[Slug, ...] = ("no_show", "rescheduled")
@@ -178,6 +276,9 @@ class Calendar(_Strict):
 
     country: str = Field(pattern=r"^[A-Z]{2}$")
     subdivision: str | None = None
+    categories: tuple[str, ...] = ("public",)
+    """Holiday categories of the ``holidays`` package; Sweden's ``de_facto``
+    category adds Midsummer Eve, Christmas Eve and New Year's Eve."""
     extra_closed_days: tuple[dt.date, ...] = ()
     """Days the business is closed though they are no public holiday (e.g. Midsummer Eve)."""
     closed_days: tuple[dt.date, ...] = ()
@@ -208,7 +309,13 @@ class Pipeline(_Strict):
     team: Team
     links: dict[Slug, str] = Field(default_factory=dict)
     roles: dict[Slug, str] = Field(default_factory=dict)
+    modules: dict[Slug, Module] = Field(default_factory=dict)
+    contract_dates: dict[Slug, str] = Field(default_factory=dict)
+    """Date fields a contract may carry (``dates: {renewal: 2028-01-31}``), usable as
+    ``contract:<name>`` anchors: ``{name: what it means}``."""
+    checklists: dict[Slug, Checklist] = Field(default_factory=dict)
     stages: tuple[Stage, ...] = Field(min_length=1)
+    deadlines: tuple[Deadline, ...] = ()
     events: dict[Slug, Event] = Field(default_factory=dict)
     templates: dict[Slug, dict[str, MailTemplate]] = Field(default_factory=dict)
 
@@ -225,6 +332,18 @@ class Pipeline(_Strict):
         if event.allowed_in is not None:
             return event.allowed_in
         return tuple(stage.id for stage in self.stages if not stage.goal)
+
+    def modules_for(self, chosen: Sequence[str] | None) -> list[str]:
+        """The modules a contract gets: those it lists, else the pipeline's defaults."""
+        if chosen is not None:
+            return [m for m in self.modules if m in chosen]
+        return [m for m, spec in self.modules.items() if spec.default]
+
+    def checklist_items(self) -> dict[str, tuple[str, ChecklistItem]]:
+        """Every checklist item by id, with the checklist it belongs to."""
+        return {
+            item.id: (cid, item) for cid, checklist in self.checklists.items() for item in checklist.items
+        }
 
     def template_for(self, name: str, language: str | None) -> tuple[str, MailTemplate]:
         """The template in ``language`` if offered, else in the pipeline's default language."""

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
 
     from kickoff import search_attributes as sa
     from kickoff.domain import (
+        ChecklistItemState,
         CycleSummary,
         EmailRecord,
         EventInput,
@@ -47,10 +48,12 @@ with workflow.unsafe.imports_passed_through():
         SendMailResult,
         Task,
         TaskResolution,
+        TickInput,
         TimelineEntry,
         task_id,
     )
-    from kickoff.pipelines.model import Action, Due, EntryKind, Moment, Pipeline, Stage, Step
+    from kickoff.pipelines.model import Action, Deadline, Due, EntryKind, Moment, Pipeline, Stage, Step
+    from kickoff.pipelines.payload import JsonScalar, PayloadError, check_payload
     from kickoff.schedule import format_local, offset_moment, start_of_day
 
 MAIL_RETRY = RetryPolicy(
@@ -67,6 +70,10 @@ MAIL_ATTEMPT_TIMEOUT = timedelta(minutes=2)
 MAIL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 
+def _text(value: JsonScalar) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _invalid(reason: str) -> ApplicationError:
     """A refusal caused by the event's payload (the API answers 422), not by the run's stage (409)."""
     return ApplicationError(reason, type="InvalidPayload", non_retryable=True)
@@ -80,6 +87,8 @@ class _Work:
     visit: tuple[str, int]
     key: str
     at: datetime
+    event: dict[str, object] | None = None
+    """The event that queued the action, for its templates (``event.payload.reason``)."""
 
 
 @workflow.defn(name="Onboarding")
@@ -93,6 +102,9 @@ class OnboardingWorkflow:
         self._wake = False
         self._restart: RestartInput | None = None
         self._published_open_tasks: int | None = None
+        # Set when a recurring step fired: the run then continues as new, so a
+        # stage that lasts for years (partnership) never grows a long history.
+        self._roll_over = False
         if input.carried_state is not None:
             # Continue-as-new: the run goes on exactly where the previous one stopped.
             self._state = input.carried_state
@@ -114,7 +126,16 @@ class OnboardingWorkflow:
                 "delivery_start": start_of_day(input.contract.delivery_start, tz),
             },
             previous_cycles=input.previous_cycles,
+            modules=self._pipeline.modules_for(input.contract.modules),
         )
+        self._state.checklist = [
+            ChecklistItemState(id=item.id, checklist=cid, label=item.label, owner=item.owner)
+            for cid, checklist in self._pipeline.checklists.items()
+            for item in checklist.items
+            if self._for_modules(item.modules)
+        ]
+        for name, day in input.contract.dates.items():
+            self._state.anchors[f"contract:{name}"] = start_of_day(day, tz)
         if input.cycle > 1:
             self._timeline(now, "restarted", f"reason: {input.restart_reason}")
         else:
@@ -125,17 +146,26 @@ class OnboardingWorkflow:
 
     @workflow.run
     async def run(self, input: OnboardingInput) -> OnboardingState:
-        workflow.upsert_search_attributes([sa.PIPELINE.value_set(self._pipeline.id)])
+        workflow.upsert_search_attributes(
+            [
+                sa.PIPELINE.value_set(self._pipeline.id),
+                sa.STAGE.value_set(self._state.stage),
+                sa.PIPELINE_VERSION.value_set(self._state.pipeline_version),
+            ]
+        )
         self._publish()
         while True:
             await self._perform_queued()
             if self._restart is not None:
                 await self._continue_as_restart(input, self._restart)
-            if self._stage().goal:
+            if self._finished():
                 break
-            if workflow.info().is_continue_as_new_suggested():
+            if self._roll_over or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(input.model_copy(update={"carried_state": self._state}))
+                # An event may have arrived while the handlers drained: it queued work.
+                if not self._queue and self._restart is None:
+                    workflow.continue_as_new(input.model_copy(update={"carried_state": self._state}))
+                continue
 
             step, due = self._next_step()
             self._publish()
@@ -194,17 +224,35 @@ class OnboardingWorkflow:
         """Apply a staff or system event; returns the stage the run is in afterwards."""
         spec = self._pipeline.events[event.name]
         now = workflow.now()
-        detail = spec.outcome_labels.get(event.payload.get("outcome") or "", spec.label)
-        extra = [f"{k}: {v}" for k, v in event.payload.items() if v and k != "outcome"]
+        payload = event.payload
+        outcome = payload.get("outcome")
+        detail = spec.outcome_labels.get(outcome if isinstance(outcome, str) else "", spec.label)
+        extra = [f"{k}: {v}" for k, v in payload.items() if v not in (None, "") and k != "outcome"]
         self._timeline(now, event.name, "; ".join([detail, *extra]))
+        self._state.event_count += 1
+        for anchor in spec.stamps:
+            if not payload.get(spec.anchors.get(anchor, "")):
+                self._state.anchors[anchor] = now
         for anchor, field in spec.anchors.items():
-            self._set_anchor(anchor, event.payload.get(field))
+            if anchor not in spec.stamps or payload.get(field):
+                self._set_anchor(anchor, _text(payload.get(field)))
+        if spec.record is not None:
+            entry: dict[str, JsonScalar] = {"at": now.isoformat(), **payload}
+            self._state.records.setdefault(spec.record, []).append(entry)
         if spec.completes_task_kind is not None:
             open_of_kind = [t for t in self._state.open_tasks() if t.kind == spec.completes_task_kind]
             if open_of_kind:
                 self._finish_task(min(open_of_kind, key=lambda t: t.due_at), now, "done_by_staff")
-        if spec.to is not None:
+        if spec.to is not None and spec.to != self._state.stage:
             self._enter(spec.to, now)
+        visit = self._visit()
+        context: dict[str, object] = {"name": event.name, "label": spec.label, "payload": dict(payload)}
+        self._queue.extend(
+            _Work(action, visit, f"event{self._state.event_count}-{index}", now, context)
+            for index, action in enumerate(spec.do)
+        )
+        if spec.goal:
+            self._state.goal_event = event.name
         self._publish()
         self._wake = True
         return self._state.stage
@@ -214,32 +262,75 @@ class OnboardingWorkflow:
         self._refuse_if_finished()
         spec = self._pipeline.events.get(event.name)
         if spec is None:
-            raise ValueError(f"pipeline {self._pipeline.id} has no event {event.name!r}")
+            raise LookupError(
+                f"pipeline {self._pipeline.id} has no event {event.name!r} "
+                f"(events: {', '.join(self._pipeline.events)})"
+            )
         allowed = self._pipeline.event_allowed_in(spec)
         if self._state.stage not in allowed:
             raise ValueError(
                 f"{event.name} is not accepted in stage {self._state.stage!r} "
                 f"(accepted in: {', '.join(allowed)})"
             )
-        outcome = event.payload.get("outcome")
+        try:
+            payload = check_payload(event.name, spec, event.payload)
+        except PayloadError as problems:
+            raise _invalid(str(problems)) from None
+        outcome = payload.get("outcome")
         if spec.outcome_labels and outcome not in spec.outcome_labels:
             raise _invalid(f"outcome must be one of {sorted(spec.outcome_labels)}")
+        if spec.to is not None and spec.to != self._state.stage:
+            self._refuse_ungated(spec.to)
         # An anchor the event sets (an until-date) must not plan a step of the
         # stage it leads to in the past: that step would fire at once.
         target = self._pipeline.stage(spec.to).schedule if spec.to else ()
         now = workflow.now()
         for anchor, field in spec.anchors.items():
-            value = event.payload.get(field)
+            value = _text(payload.get(field))
             if not value:
                 continue
             moment = self._parse_anchor(value)
-            for step in (s for s in target if s.at.anchor == anchor):
+            for step in (s for s in target if s.at.anchor == anchor and not s.repeat):
                 due = self._at(moment, step.at)
                 if due <= now:
                     raise _invalid(
                         f"{field} {value} is too early: '{step.summary}' would be at "
                         f"{format_local(due, self._pipeline.timezone)}, which has passed"
                     )
+
+    def _refuse_ungated(self, stage_id: str) -> None:
+        """A move into a stage that requires checklists is refused until every item is ticked."""
+        stage = self._pipeline.stage(stage_id)
+        missing = self._state.unticked(stage.requires)
+        if missing:
+            listed = ", ".join(f"{item.id} ({item.label})" for item in missing)
+            raise ValueError(f"cannot move to {stage.label} ({stage.id}): unticked checklist items: {listed}")
+
+    @workflow.update
+    def tick_item(self, tick: TickInput) -> list[ChecklistItemState]:
+        """Tick or untick a checklist item; returns the items of its checklist."""
+        item = next(i for i in self._state.checklist if i.id == tick.item)
+        now = workflow.now()
+        if tick.ticked and item.ticked_at is None:
+            item.ticked_at, item.ticked_by = now, tick.by
+            self._timeline(now, "checklist_ticked", item.label)
+        elif not tick.ticked and item.ticked_at is not None:
+            item.ticked_at, item.ticked_by = None, None
+            self._timeline(now, "checklist_unticked", item.label)
+        self._publish()
+        return [i for i in self._state.checklist if i.checklist == item.checklist]
+
+    @tick_item.validator
+    def _validate_tick(self, tick: TickInput) -> None:
+        self._refuse_if_finished()
+        if not any(i.id == tick.item for i in self._state.checklist):
+            known = self._pipeline.checklist_items()
+            if tick.item in known:
+                raise LookupError(f"checklist item {tick.item} is not part of this onboarding's modules")
+            raise LookupError(
+                f"pipeline {self._pipeline.id} has no checklist item {tick.item!r} "
+                f"(items: {', '.join(i.id for i in self._state.checklist)})"
+            )
 
     @workflow.update
     def complete_task(self, task: str) -> str:
@@ -275,8 +366,11 @@ class OnboardingWorkflow:
         if restart.reason not in restart.pipeline.restart.reasons:
             raise ValueError(f"reason must be one of {list(restart.pipeline.restart.reasons)}")
 
+    def _finished(self) -> bool:
+        return self._stage().goal or self._state.goal_event is not None
+
     def _refuse_if_finished(self) -> None:
-        if self._state.status != "running" or self._stage().goal:
+        if self._state.status != "running" or self._finished():
             raise ValueError(
                 f"onboarding is {self._state.stage_label} ({self._state.stage}): nothing more happens"
             )
@@ -326,16 +420,38 @@ class OnboardingWorkflow:
             ]
         )
 
+    def _pending_steps(self) -> list[Step]:
+        """The current stage's steps not yet performed, and the pipeline deadlines watching it."""
+        state = self._state
+        steps: list[Step] = [
+            step
+            for step in self._stage().schedule
+            if (step.repeat or step.key not in state.fired_steps) and self._for_modules(step.modules)
+        ]
+        steps.extend(
+            deadline
+            for deadline in self._pipeline.deadlines
+            if state.stage in deadline.in_stages
+            and deadline.key not in state.fired_deadlines
+            and self._for_modules(deadline.modules)
+        )
+        return steps
+
+    def _anchor_of(self, step: Step) -> datetime | None:
+        """The latest of the step's anchors that is set (None: nothing is scheduled)."""
+        values = [
+            self._state.stage_entered_at if name == "entered" else self._state.anchors.get(name)
+            for name in step.at.anchor_names()
+        ]
+        if step.repeat and step.key in self._state.repeat_base:
+            values.append(self._state.repeat_base[step.key])
+        present = [value for value in values if value is not None]
+        return max(present) if present else None
+
     def _next_step(self) -> tuple[Step | None, datetime | None]:
         best: tuple[Step | None, datetime | None] = (None, None)
-        for step in self._stage().schedule:
-            if step.key in self._state.fired_steps:
-                continue
-            anchor = (
-                self._state.stage_entered_at
-                if step.at.anchor == "entered"
-                else self._state.anchors.get(step.at.anchor)
-            )
+        for step in self._pending_steps():
+            anchor = self._anchor_of(step)
             if anchor is None:
                 continue  # e.g. parked without an until-date: nothing is scheduled
             moment = self._at(anchor, step.at)
@@ -348,11 +464,24 @@ class OnboardingWorkflow:
         # long past) happens "at once"; otherwise it happens at its planned
         # moment even if the worker processes it late.
         at = max(due, self._state.stage_entered_at)
-        self._state.fired_steps.append(step.key)
+        now = workflow.now()
+        if isinstance(step, Deadline):
+            self._state.fired_deadlines.append(step.key)
+            key = step.key
+        elif step.repeat:
+            # The next occurrence counts from this one. After an outage, missed
+            # occurrences collapse into this one instead of firing in a burst.
+            occurrence = due
+            while (following := self._at(occurrence, step.at)) <= now and following > occurrence:
+                occurrence = following
+            self._state.repeat_base[step.key] = occurrence
+            key = f"{step.key}@{occurrence.date().isoformat()}"
+            self._roll_over = True
+        else:
+            self._state.fired_steps.append(step.key)
+            key = step.key
         visit = self._visit()
-        self._queue.extend(
-            _Work(action, visit, f"{step.key}-{index}", at) for index, action in enumerate(step.do)
-        )
+        self._queue.extend(_Work(action, visit, f"{key}-{index}", at) for index, action in enumerate(step.do))
 
     async def _perform_queued(self) -> None:
         while self._queue and self._restart is None:
@@ -363,26 +492,41 @@ class OnboardingWorkflow:
             self._publish()
         self._state.pending_actions = 0
 
+    def _for_modules(self, modules: tuple[str, ...] | None) -> bool:
+        """Whether something limited to ``modules`` applies to this contract."""
+        return modules is None or any(module in self._state.modules for module in modules)
+
     async def _perform(self, work: _Work) -> None:
         action = work.action
+        if not self._for_modules(action.modules):
+            return
         if action.move is not None:
             self._enter(action.move, work.at)
         elif action.task is not None:
             spec = action.task
             due = max(work.at, self._at(work.at, spec.due))
-            self._add_task(spec.kind, spec.title, spec.owner_role, due, work.at)
+            self._add_task(spec.kind, spec.title, spec.owner_role, due, work.at, owner=spec.owner)
         elif action.note is not None:
             role = self._pipeline.roles.get(action.note.for_role or "", "")
-            self._timeline(work.at, "note", f"{action.note.text}" + (f" (till {role})" if role else ""))
-        elif action.mail is not None:
+            self._timeline(work.at, "note", f"{action.note.text}" + (f" ({role})" if role else ""))
+        elif action.mail is not None or action.notify is not None:
             await self._send_mail(work)
 
     async def _send_mail(self, work: _Work) -> None:
-        spec = work.action.mail
-        assert spec is not None
         contract = self._state.contract
-        language, template = self._pipeline.template_for(spec.template, contract.language)
-        to = contract.main_user.email if spec.to == "main_user" else self._pipeline.team.email
+        if work.action.mail is not None:
+            spec = work.action.mail
+            name = spec.template
+            language, template = self._pipeline.template_for(
+                spec.template, spec.language or contract.language
+            )
+            subject, body = template.subject, template.body
+            recipient = spec.to
+        else:
+            assert work.action.notify is not None
+            name, language, recipient = "notify", self._pipeline.default_language, "team"
+            subject, body = work.action.notify.subject, work.action.notify.text
+        to = contract.main_user.email if recipient == "main_user" else self._pipeline.team.email
         stage, entry = work.visit
         domain = self._pipeline.team.email.rsplit("@", 1)[1]
         # Stable per (onboarding, cycle, stage visit, step): every retry of this
@@ -394,9 +538,9 @@ class OnboardingWorkflow:
                 onboarding_id=self._state.id,
                 message_id=message_id,
                 to=to,
-                subject_template=template.subject,
-                body_template=template.body,
-                context=self._mail_context(),
+                subject_template=subject,
+                body_template=body,
+                context=self._mail_context(work),
             ),
             result_type=SendMailResult,
             start_to_close_timeout=MAIL_ATTEMPT_TIMEOUT,
@@ -413,18 +557,18 @@ class OnboardingWorkflow:
             activity.cancel()
             with contextlib.suppress(ActivityError, asyncio.CancelledError):
                 await activity
-            self._timeline(workflow.now(), "mail_cancelled", f"{spec.template}: the run moved on")
+            self._timeline(workflow.now(), "mail_cancelled", f"{name}: the run moved on")
             return
         try:
             result = await activity
         except ActivityError as err:
             reason = err.cause.type if isinstance(err.cause, ApplicationError) else "timeout"
             now = workflow.now()
-            self._timeline(now, "mail_failed", f"{spec.template}: {reason}")
+            self._timeline(now, "mail_failed", f"{name}: {reason}")
             # Staff must see this one even if the run has closed meanwhile.
             self._add_task(
                 "todo",
-                f"Mail '{spec.template}' may not have reached {spec.to}: check and contact them",
+                f"Mail '{name}' may not have reached {recipient}: check and contact them",
                 None,
                 now,
                 now,
@@ -433,19 +577,24 @@ class OnboardingWorkflow:
             return
         self._state.emails.append(
             EmailRecord(
-                template=spec.template,
+                template=name,
                 to=to,
                 sent_at=max(work.at, workflow.now()),
                 message_id=result.message_id,
                 language=language,
             )
         )
-        self._timeline(workflow.now(), "mail_sent", spec.template)
+        self._timeline(workflow.now(), "mail_sent", name)
 
-    def _mail_context(self) -> dict[str, object]:
+    def _mail_context(self, work: _Work) -> dict[str, object]:
         contract = self._state.contract
         meeting_at = self._state.anchors.get("meeting_at")
+        tz = self._pipeline.timezone
         return {
+            "event": work.event,
+            "stage": {"id": self._state.stage, "label": self._state.stage_label},
+            "modules": [self._pipeline.modules[m].label for m in self._state.modules],
+            "dates": {name: format_local(at, tz) for name, at in self._state.anchors.items()},
             "onboarding_id": self._state.id,
             "customer": {"name": contract.customer.name, "org_number": contract.customer.org_number},
             "main_user": {"name": contract.main_user.name},
@@ -465,6 +614,7 @@ class OnboardingWorkflow:
         due: datetime,
         at: datetime,
         *,
+        owner: str = "vendor",
         blocks_completion: bool = False,
     ) -> None:
         self._state.task_counter += 1
@@ -473,6 +623,7 @@ class OnboardingWorkflow:
                 id=task_id(self._state.id, self._state.cycle, self._state.task_counter),
                 kind="call" if kind == "call" else "todo",
                 title=title,
+                owner="customer" if owner == "customer" else "vendor",
                 owner_role=role,
                 due_at=due,
                 stage=self._state.stage,

@@ -1,0 +1,90 @@
+"""Check an event's payload against the fields its pipeline declares.
+
+Pure and deterministic: the workflow's update validator runs it against the
+run's own pipeline snapshot (so a payload is judged by the version of the
+process the run follows), and the API turns its problems into a 422.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date, datetime
+
+from kickoff.pipelines.model import Event, PayloadField
+
+JsonScalar = str | int | float | bool | None
+Payload = dict[str, JsonScalar]
+
+
+class PayloadError(ValueError):
+    """The payload does not match the event's declaration; ``problems`` names each field."""
+
+    def __init__(self, event: str, problems: Mapping[str, str]) -> None:
+        self.problems = dict(problems)
+        listed = "; ".join(f"{name}: {why}" for name, why in self.problems.items())
+        super().__init__(f"event {event!r}: {listed}")
+
+
+def check_payload(name: str, event: Event, payload: Mapping[str, JsonScalar]) -> Payload:
+    """The payload with values in canonical form (ISO dates, numbers), or ``PayloadError``."""
+    problems: dict[str, str] = {}
+    clean: Payload = {}
+    for field in payload:
+        if field not in event.payload:
+            allowed = ", ".join(event.payload) or "none"
+            problems[field] = f"unknown field (fields: {allowed})"
+    for field, spec in event.payload.items():
+        value = payload.get(field)
+        if value is None or value == "":
+            if spec.required:
+                problems[field] = "required"
+            continue
+        try:
+            clean[field] = _coerce(spec, value)
+        except ValueError as exc:
+            problems[field] = str(exc)
+    if problems:
+        raise PayloadError(name, problems)
+    return clean
+
+
+def _coerce(spec: PayloadField, value: JsonScalar) -> JsonScalar:
+    if spec.type == "boolean":
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+    if spec.type == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError("must be a number")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if spec.type == "date":
+        try:
+            return date.fromisoformat(value).isoformat() if len(value) == 10 else _bad_date(value)
+        except ValueError:
+            raise ValueError(f"must be a date like 2027-05-17, not {value[:40]!r}") from None
+    if spec.type == "datetime":
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"must be a date and time like 2027-05-17T10:00:00+02:00, not {value[:40]!r}"
+            ) from None
+        if moment.tzinfo is None:
+            raise ValueError("must carry a UTC offset, e.g. 2027-05-17T10:00:00+02:00")
+        return moment.isoformat()
+    if spec.type == "choice":
+        choices = spec.choices or ()
+        if value not in choices:
+            raise ValueError(f"must be one of {list(choices)}")
+        return value
+    text = value.strip()
+    if len(text) > spec.max_length:
+        raise ValueError(f"at most {spec.max_length} characters")
+    return text
+
+
+def _bad_date(value: str) -> str:
+    raise ValueError(value)
