@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
 from kickoff.api.deps import AppContext
-from kickoff.api.routes import contracts, health, onboardings, tasks
+from kickoff.api.routes import contracts, health, onboardings, pipelines, tasks
 from kickoff.api.service import (
     ConflictError,
     NotFoundError,
@@ -61,7 +61,7 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
         lifespan=lifespan,
     )
     app.state.kickoff = context
-    for router in (contracts.router, onboardings.router, tasks.router, health.router):
+    for router in (contracts.router, onboardings.router, tasks.router, pipelines.router, health.router):
         app.include_router(router)
 
     def openapi() -> dict[str, Any]:

@@ -8,15 +8,18 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kickoff.domain import (
+    ChecklistItemState,
     Customer,
     CycleSummary,
     EmailRecord,
     MainUser,
     RunStatus,
     TaskKind,
+    TaskSide,
     TaskStatus,
     TimelineEntry,
 )
+from kickoff.pipelines.payload import JsonScalar
 
 
 class _In(BaseModel):
@@ -34,6 +37,7 @@ class TaskPublic(BaseModel):
     id: str
     kind: TaskKind
     title: str
+    owner: TaskSide
     owner_role: str | None
     due_at: datetime
     status: TaskStatus
@@ -60,8 +64,11 @@ class OnboardingPublic(BaseModel):
     customer: Customer
     main_user: MainUser
     delivery_start: date
+    modules: list[str]
     tasks: list[TaskPublic]
+    checklist: list[ChecklistItemState]
     emails: list[EmailRecord]
+    records: dict[str, list[dict[str, JsonScalar]]]
     timeline: list[TimelineEntry]
     previous_cycles: list[CycleSummary]
 
@@ -95,6 +102,34 @@ class Park(_In):
 
 class Restart(_In):
     reason: Literal["no_show", "rescheduled"]
+
+
+class ChecklistTick(_In):
+    ticked: bool = True
+    """false unticks the item again."""
+    by: str | None = Field(default=None, max_length=200)
+
+
+class ChecklistAnswer(BaseModel):
+    id: str
+    item: str
+    checklist: str
+    ticked: bool
+    unticked: list[str]
+    """Items of the same checklist still to tick."""
+
+
+class PipelineSummary(BaseModel):
+    id: str
+    name: str
+    version: str
+    id_prefix: str
+    timezone: str
+    languages: list[str]
+    stages: list[dict[str, str]]
+    events: list[str]
+    checklists: list[str]
+    modules: list[str]
 
 
 class EventAccepted(BaseModel):

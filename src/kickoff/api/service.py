@@ -28,12 +28,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from kickoff import search_attributes as sa
 from kickoff.domain import (
+    ChecklistItemState,
     Contract,
     CycleSummary,
     EventInput,
     OnboardingInput,
     OnboardingState,
     RestartInput,
+    TickInput,
     onboarding_id,
     onboarding_of_task,
 )
@@ -86,6 +88,7 @@ class OnboardingService:
         if pipeline is None:
             known = ", ".join(sorted(self.catalog.pipelines))
             raise UnprocessableError(f"unknown pipeline {contract.pipeline!r} (known: {known})")
+        _check_contract_options(pipeline, contract)
         oid = onboarding_id(pipeline.id_prefix, contract.contract_id)
         version = self.catalog.version(pipeline.id)
         try:
@@ -262,6 +265,11 @@ class OnboardingService:
         stage: str = await self._update(handle, OnboardingWorkflow.apply_event, event)
         return stage
 
+    async def tick_item(self, oid: str, tick: TickInput) -> list[ChecklistItemState]:
+        handle = await self._running(oid)
+        items: list[ChecklistItemState] = await self._update(handle, OnboardingWorkflow.tick_item, tick)
+        return items
+
     async def complete_task(self, task: str) -> str:
         oid = onboarding_of_task(task)
         if oid is None:
@@ -347,6 +355,21 @@ class OnboardingService:
             return await self.client.service_client.check_health()
         except RPCError:
             return False
+
+
+def _check_contract_options(pipeline: Pipeline, contract: Contract) -> None:
+    """Modules and dates must be ones the pipeline declares: a typo would silently drop a module."""
+    problems = []
+    for module in contract.modules or ():
+        if module not in pipeline.modules:
+            known = ", ".join(pipeline.modules) or "none"
+            problems.append(f"unknown module {module!r} (modules of {pipeline.id}: {known})")
+    for name in contract.dates:
+        if name not in pipeline.contract_dates:
+            known = ", ".join(pipeline.contract_dates) or "none"
+            problems.append(f"unknown date {name!r} (dates {pipeline.id} uses: {known})")
+    if problems:
+        raise UnprocessableError("; ".join(problems))
 
 
 def _is_goal(pipeline: Pipeline, stage: str) -> bool:

@@ -243,10 +243,10 @@ class OnboardingWorkflow:
             open_of_kind = [t for t in self._state.open_tasks() if t.kind == spec.completes_task_kind]
             if open_of_kind:
                 self._finish_task(min(open_of_kind, key=lambda t: t.due_at), now, "done_by_staff")
-        if spec.to is not None and spec.to != self._state.stage:
-            self._enter(spec.to, now)
-        visit = self._visit()
         context: dict[str, object] = {"name": event.name, "label": spec.label, "payload": dict(payload)}
+        if spec.to is not None and spec.to != self._state.stage:
+            self._enter(spec.to, now, context)
+        visit = self._visit()
         self._queue.extend(
             _Work(action, visit, f"event{self._state.event_count}-{index}", now, context)
             for index, action in enumerate(spec.do)
@@ -394,7 +394,7 @@ class OnboardingWorkflow:
     def _visit(self) -> tuple[str, int]:
         return self._state.stage, self._state.entry_count[self._state.stage]
 
-    def _enter(self, stage_id: str, at: datetime) -> None:
+    def _enter(self, stage_id: str, at: datetime, event: dict[str, object] | None = None) -> None:
         stage = self._pipeline.stage(stage_id)
         count = self._state.entry_count.get(stage_id, 0) + 1
         kind: EntryKind = "reentry" if count > 1 else "restart" if self._state.cycle > 1 else "first_entry"
@@ -409,7 +409,7 @@ class OnboardingWorkflow:
         # Work of earlier visits is dropped: the run has moved on.
         self._queue = [work for work in self._queue if work.visit == visit]
         self._queue.extend(
-            _Work(action, visit, f"enter-{index}", at)
+            _Work(action, visit, f"enter-{index}", at, event)
             for index, action in enumerate(stage.on_enter)
             if action.applies_to(kind)
         )

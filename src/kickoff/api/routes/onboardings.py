@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Body, Query, status
 
 from kickoff.api.deps import ApiKey, Service
 from kickoff.api.schemas import (
     CallLogged,
+    ChecklistAnswer,
+    ChecklistTick,
     EventAccepted,
     MeetingBooked,
     OnboardingPublic,
@@ -18,7 +20,8 @@ from kickoff.api.schemas import (
     RestartAccepted,
     TaskPublic,
 )
-from kickoff.domain import EventInput, OnboardingState
+from kickoff.domain import EventInput, OnboardingState, TickInput
+from kickoff.pipelines.payload import JsonScalar
 
 router = APIRouter(prefix="/onboardings", tags=["onboardings"], dependencies=[ApiKey])
 
@@ -26,6 +29,11 @@ _ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "Missing or unknown API key"},
     404: {"description": "No such onboarding"},
     409: {"description": "The onboarding is finished, or the action does not apply in its stage"},
+}
+_EVENT_ERRORS: dict[int | str, dict[str, str]] = {
+    **_ERRORS,
+    404: {"description": "No such onboarding, or its pipeline has no such event"},
+    422: {"description": "The payload does not match the event's declaration in pipelines.yaml"},
 }
 
 
@@ -45,8 +53,11 @@ def _public(state: OnboardingState) -> OnboardingPublic:
         customer=contract.customer,
         main_user=contract.main_user,
         delivery_start=contract.delivery_start,
+        modules=state.modules,
         tasks=[TaskPublic.model_validate(task.model_dump()) for task in state.tasks],
+        checklist=state.checklist,
         emails=state.emails,
+        records=state.records,
         timeline=state.timeline,
         previous_cycles=state.previous_cycles,
     )
@@ -71,7 +82,7 @@ async def get_onboarding(onboarding_id: str, service: Service) -> OnboardingPubl
 
 
 async def _event(
-    service: Service, onboarding_id: str, name: str, payload: dict[str, str | None]
+    service: Service, onboarding_id: str, name: str, payload: dict[str, JsonScalar]
 ) -> EventAccepted:
     stage = await service.apply_event(onboarding_id, EventInput(name=name, payload=payload))
     return EventAccepted(id=onboarding_id, stage=stage)
@@ -80,7 +91,7 @@ async def _event(
 @router.post("/{onboarding_id}/meeting-booked", status_code=status.HTTP_202_ACCEPTED, responses=_ERRORS)
 async def meeting_booked(onboarding_id: str, body: MeetingBooked, service: Service) -> EventAccepted:
     """A kick-off meeting is booked: the onboarding closes and automation stops."""
-    payload = {"meeting_at": body.meeting_at.isoformat(), "booked_by": body.booked_by}
+    payload: dict[str, JsonScalar] = {"meeting_at": body.meeting_at.isoformat(), "booked_by": body.booked_by}
     return await _event(service, onboarding_id, "meeting_booked", payload)
 
 
@@ -108,3 +119,33 @@ async def restart(onboarding_id: str, body: Restart, service: Service) -> Restar
     """Restart onboarding after a no-show or rescheduled kick-off (a new run, same id)."""
     cycle, stage = await service.restart(onboarding_id, body.reason)
     return RestartAccepted(id=onboarding_id, cycle=cycle, stage=stage)
+
+
+@router.post("/{onboarding_id}/events/{event}", status_code=status.HTTP_202_ACCEPTED, responses=_EVENT_ERRORS)
+async def send_event(
+    onboarding_id: str,
+    event: str,
+    service: Service,
+    payload: Annotated[dict[str, JsonScalar], Body(examples=[{"reason": "Budget frozen"}])] = {},  # noqa: B006
+) -> EventAccepted:
+    """Any event the onboarding's pipeline declares, with a payload checked against its declaration
+    (see ``GET /pipelines/{id}``). The named endpoints above are shorthands for some of them."""
+    return await _event(service, onboarding_id, event, payload)
+
+
+@router.post("/{onboarding_id}/checklist/{item}", responses=_ERRORS)
+async def tick_item(
+    onboarding_id: str, item: str, service: Service, body: ChecklistTick | None = None
+) -> ChecklistAnswer:
+    """Tick a checklist item (or untick it with ``{"ticked": false}``). A stage that requires
+    the checklist can only be entered once every item is ticked."""
+    tick = TickInput(item=item, ticked=body.ticked if body else True, by=body.by if body else None)
+    items = await service.tick_item(onboarding_id, tick)
+    ticked = next(i for i in items if i.id == item)
+    return ChecklistAnswer(
+        id=onboarding_id,
+        item=item,
+        checklist=ticked.checklist,
+        ticked=ticked.ticked_at is not None,
+        unticked=[i.id for i in items if i.ticked_at is None],
+    )
