@@ -224,7 +224,12 @@ class OnboardingWorkflow:
         """Apply a staff or system event; returns the stage the run is in afterwards."""
         spec = self._pipeline.events[event.name]
         now = workflow.now()
-        payload = event.payload
+        try:
+            # The validator accepted it, so this only puts values in canonical form.
+            payload = check_payload(event.name, spec, event.payload)
+        except PayloadError:
+            # Replaying a history recorded before events declared their payloads.
+            payload = dict(event.payload)
         outcome = payload.get("outcome")
         detail = spec.outcome_labels.get(outcome if isinstance(outcome, str) else "", spec.label)
         extra = [f"{k}: {v}" for k, v in payload.items() if v not in (None, "") and k != "outcome"]
@@ -281,13 +286,16 @@ class OnboardingWorkflow:
             raise _invalid(f"outcome must be one of {sorted(spec.outcome_labels)}")
         if spec.to is not None and spec.to != self._state.stage:
             self._refuse_ungated(spec.to)
-        # An anchor the event sets (an until-date) must not plan a step of the
-        # stage it leads to in the past: that step would fire at once.
+        # An anchor the event sets from a planned date (an until-date) must not
+        # plan a step of the stage it leads to in the past: that step would fire
+        # at once. A datetime field reports a fact ("kick-off held at"), which
+        # may well be in the past: its overdue steps then simply happen now.
         target = self._pipeline.stage(spec.to).schedule if spec.to else ()
         now = workflow.now()
         for anchor, field in spec.anchors.items():
             value = _text(payload.get(field))
-            if not value:
+            declared = spec.payload.get(field)
+            if not value or (declared is not None and declared.type == "datetime"):
                 continue
             moment = self._parse_anchor(value)
             for step in (s for s in target if s.at.anchor == anchor and not s.repeat):
