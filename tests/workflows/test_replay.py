@@ -21,12 +21,15 @@ def load(path: Path) -> WorkflowHistory:
 
 
 def test_histories_cover_every_kind_of_run():
-    """The recordings include a full unbooked run, a booking, parking and a restart."""
+    """The recordings include a full unbooked run, a booking, parking, a restart, a gated
+    business-day pipeline, and a partnership run that continued as new at its 90-day reminder."""
     assert {p.stem for p in HISTORIES} >= {
         "unbooked_to_inactive",
         "calls_tasks_and_booking",
         "park_until_and_resume",
         "restart_while_running",
+        "pakkepilot_go_live",
+        "kundprocess_contact_clock",
     }
 
 
@@ -42,8 +45,8 @@ async def test_a_change_that_reorders_commands_is_caught(monkeypatch):
     """A code change that adds a command where history has none makes the replay fail."""
     original = OnboardingWorkflow._enter
 
-    def enter_and_sleep(self, stage_id, at):
-        original(self, stage_id, at)
+    def enter_and_sleep(self, stage_id, at, event=None):
+        original(self, stage_id, at, event)
         workflow.set_current_details("changed")
         # An extra timer per stage entry: exactly the kind of edit that breaks runs in flight.
         self._queue.clear()
