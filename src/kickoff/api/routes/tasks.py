@@ -8,16 +8,22 @@ from fastapi import APIRouter, status
 
 from kickoff.api.deps import ApiKey, Service
 from kickoff.api.schemas import OpenTask, TaskDone
+from kickoff.domain import TaskSide
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], dependencies=[ApiKey])
 
 
 @router.get("", response_model=list[OpenTask])
 async def list_tasks(
-    service: Service, status: Literal["open"] = "open", owner_role: str | None = None
+    service: Service,
+    status: Literal["open"] = "open",
+    owner_role: str | None = None,
+    owner: TaskSide | None = None,
 ) -> list[OpenTask]:
-    """Open tasks across running onboardings, soonest due first."""
-    return [OpenTask.model_validate(task) for task in await service.open_tasks(owner_role)]
+    """Open tasks across running onboardings, soonest due first; ``owner=customer`` lists what
+    customers still owe (to chase), ``owner=vendor`` what our own people must do."""
+    tasks = await service.open_tasks(owner_role)
+    return [OpenTask.model_validate(task) for task in tasks if owner is None or task["owner"] == owner]
 
 
 @router.post(
