@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from tests.api.conftest import Kickoff
 from tests.support import catalog
 
+PIPELINE_IDS = {"assist-se", "pakkepilot-no", "kundprocess-se", "wisenetwork-fi"}
+
 
 async def test_healthz_reports_temporal_and_pipeline_versions(kickoff: Kickoff) -> None:
-    """/healthz answers 200 with Temporal ok and the loaded assist-se pipeline version."""
+    """/healthz answers 200 with Temporal ok and the version of each of the four loaded pipelines."""
     response = await kickoff.http.get("/healthz")
     assert response.status_code == 200, response.text
-    assert response.json() == {
-        "status": "ok",
-        "temporal": "ok",
-        "pipelines": {"assist-se": catalog().version("assist-se")},
-    }
+    body = response.json()
+    assert body == {"status": "ok", "temporal": "ok", "pipelines": dict(catalog().versions)}
+    versions = body["pipelines"]
+    assert set(versions) == PIPELINE_IDS
+    assert all(re.fullmatch(r"[0-9a-f]{12}", version) for version in versions.values()), versions
+    assert len(set(versions.values())) == len(PIPELINE_IDS)  # distinct definitions, distinct hashes
 
 
 ROUTES = {
@@ -29,8 +33,12 @@ ROUTES = {
     "/onboardings/{onboarding_id}/park": {"post"},
     "/onboardings/{onboarding_id}/resume": {"post"},
     "/onboardings/{onboarding_id}/restart": {"post"},
+    "/onboardings/{onboarding_id}/events/{event}": {"post"},
+    "/onboardings/{onboarding_id}/checklist/{item}": {"post"},
     "/tasks": {"get"},
     "/tasks/{task_id}/done": {"post"},
+    "/pipelines": {"get"},
+    "/pipelines/{pipeline_id}": {"get"},
     "/healthz": {"get"},
 }
 

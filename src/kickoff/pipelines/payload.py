@@ -41,9 +41,16 @@ def check_payload(name: str, event: Event, payload: Mapping[str, JsonScalar]) ->
                 problems[field] = "required"
             continue
         try:
-            clean[field] = _coerce(spec, value)
+            coerced = _coerce(spec, value)
         except ValueError as exc:
             problems[field] = str(exc)
+            continue
+        if coerced == "":
+            # Only spaces: as good as absent.
+            if spec.required:
+                problems[field] = "required"
+            continue
+        clean[field] = coerced
     if problems:
         raise PayloadError(name, problems)
     return clean

@@ -1,0 +1,620 @@
+"""GET /pipelines, the generic event endpoint, checklist ticks, contract modules and dates, task owners."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from kickoff.mailcatcher import MailCatcher
+from kickoff.pipelines import load_pipelines
+from tests.api.conftest import NO_ANSWER, PAST_DELIVERY, Kickoff, State, comparable, events, templates
+from tests.conftest import Api
+from tests.support import PIPELINES_FILE, contract_payload
+
+UNKNOWN = "SE-C-nobody-signed-this"
+PREFIXES = {"assist-se": "SE", "pakkepilot-no": "PP", "kundprocess-se": "KP", "wisenetwork-fi": "WN"}
+LANGUAGES = {"assist-se": "sv", "pakkepilot-no": "nb", "kundprocess-se": "sv", "wisenetwork-fi": "fi"}
+BEFORE_GO_LIVE = [
+    "portal_access",
+    "integration_tested",
+    "shipping_agreed",
+    "returns_agreed",
+    "escalation_known",
+]
+MEETING = {"meeting_at": "2026-11-25T09:00:00Z", "booked_by": "Anna på kundtjänst"}
+
+
+def _payload(pipeline: str, **overrides: Any) -> dict[str, Any]:
+    return contract_payload(**{"pipeline": pipeline, "language": LANGUAGES[pipeline], **overrides})
+
+
+async def _start(kickoff: Kickoff, pipeline: str, **overrides: Any) -> str:
+    """Start a run of ``pipeline`` (delivery already begun) and wait for its welcome mail."""
+    payload = _payload(pipeline, delivery_start=PAST_DELIVERY, **overrides)
+    response = await kickoff.submit(payload)
+    assert response.status_code == 202, response.text
+    oid: str = response.json()["id"]
+    assert oid == f"{PREFIXES[pipeline]}-{payload['contract_id']}"
+    await kickoff.until(oid, lambda s: "welcome" in templates(s))
+    return oid
+
+
+def _item(state: State, item: str) -> dict[str, Any]:
+    [found] = [i for i in state["checklist"] if i["id"] == item]
+    return found
+
+
+def _ticks(state: State, event: str) -> int:
+    return events(state).count(event)
+
+
+@pytest.fixture(scope="module")
+async def closed_onboarding(shared_api: Api, smtp: MailCatcher) -> str:
+    """An assist-se onboarding closed through the generic endpoint (meeting_booked), its run completed."""
+    helper = Kickoff(shared_api, smtp)
+    oid = await helper.start()
+    response = await helper.post(f"/onboardings/{oid}/events/meeting_booked", MEETING)
+    assert response.status_code == 202, response.text
+    assert response.json() == {"id": oid, "stage": "closed"}
+    await helper.until(oid, lambda s: s["status"] == "completed")
+    return oid
+
+
+# ---------------------------------------------------------------- GET /pipelines
+
+
+async def test_pipelines_lists_the_four_pipelines_with_their_versions(kickoff: Kickoff) -> None:
+    """GET /pipelines summarises every pipeline in pipelines.yaml, with the version the loader computes."""
+    catalog = load_pipelines(PIPELINES_FILE)
+    response = await kickoff.get("/pipelines")
+    assert response.status_code == 200, response.text
+    summaries = {summary["id"]: summary for summary in response.json()}
+    assert sorted(summaries) == sorted(PREFIXES)
+    assert {pid: s["version"] for pid, s in summaries.items()} == dict(catalog.versions)
+    assert {pid: s["id_prefix"] for pid, s in summaries.items()} == PREFIXES
+
+    pakkepilot = summaries["pakkepilot-no"]
+    assert pakkepilot["name"] == "PakkePilot oppstart"
+    assert pakkepilot["timezone"] == "Europe/Oslo"
+    assert pakkepilot["languages"] == ["nb", "en"]
+    assert pakkepilot["checklists"] == ["before_go_live"]
+    assert pakkepilot["modules"] == ["fulfilment", "shipping"]
+    assert pakkepilot["events"] == ["kickoff_held", "go_live", "call_logged", "issue_reported"]
+    assert [stage["id"] for stage in pakkepilot["stages"]] == [
+        "kickoff",
+        "access",
+        "integration",
+        "testing",
+        "training",
+        "hypercare",
+        "done",
+    ]
+    assert pakkepilot["stages"][0] == {"id": "kickoff", "label": "Oppstartsmøte"}
+    assert summaries["assist-se"]["checklists"] == []
+    assert summaries["assist-se"]["modules"] == []
+
+
+async def test_pipeline_shows_its_full_definition_and_calendar(kickoff: Kickoff) -> None:
+    """GET /pipelines/pakkepilot-no: checklists, modules, deadlines, event payloads, Norwegian closed days."""
+    catalog = load_pipelines(PIPELINES_FILE)
+    response = await kickoff.get("/pipelines/pakkepilot-no")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["version"] == catalog.version("pakkepilot-no")
+    assert body["id"] == "pakkepilot-no"
+    assert body["id_prefix"] == "PP"
+
+    [checklist] = body["checklists"].values()
+    assert [item["id"] for item in checklist["items"]] == BEFORE_GO_LIVE
+    assert {item["owner"] for item in checklist["items"]} == {"customer"}
+    assert body["modules"] == {
+        "fulfilment": {"label": "Lager/fulfilment", "default": True},
+        "shipping": {"label": "Frakt/utkjøring", "default": True},
+    }
+    [deadline] = body["deadlines"]
+    assert deadline["key"] == "overdue-day-10"
+    assert deadline["at"] == {
+        "anchor": "kickoff_held",
+        "days": 10,
+        "unit": "business_days",
+        "time": "08:00:00",
+    }
+    assert deadline["in_stages"] == ["access", "integration", "testing", "training"]
+    assert body["events"]["kickoff_held"]["payload"]["held_at"]["type"] == "datetime"
+    outcome = body["events"]["call_logged"]["payload"]["outcome"]
+    assert (outcome["type"], outcome["required"], outcome["choices"]) == (
+        "choice",
+        True,
+        ["answered", "no_answer"],
+    )
+    assert body["events"]["issue_reported"]["payload"]["description"]["required"] is True
+    assert next(s for s in body["stages"] if s["id"] == "hypercare")["requires"] == ["before_go_live"]
+
+    calendar = body["calendar"]
+    assert calendar["country"] == "NO"
+    assert "2027-05-17" in calendar["closed_days"]  # Constitution Day
+    assert "2026-12-25" in calendar["closed_days"]
+    assert "2027-05-18" not in calendar["closed_days"]
+    assert calendar["closed_days"] == sorted(calendar["closed_days"])
+
+    # Exactly what this process validated: nothing added, nothing lost on the way.
+    definition = catalog.pipelines["pakkepilot-no"].model_dump(mode="json", by_alias=True)
+    assert body == {"version": catalog.version("pakkepilot-no"), **definition}
+
+
+async def test_every_pipeline_definition_carries_its_version(kickoff: Kickoff) -> None:
+    """GET /pipelines/{id} answers every listed pipeline with the same version as the summary."""
+    listed = (await kickoff.get("/pipelines")).json()
+    for summary in listed:
+        response = await kickoff.get(f"/pipelines/{summary['id']}")
+        assert response.status_code == 200, response.text
+        assert response.json()["version"] == summary["version"]
+
+
+async def test_unknown_pipeline_is_404_naming_the_known_ones(kickoff: Kickoff) -> None:
+    """An unknown pipeline id gets 404 naming it and every pipeline there is."""
+    response = await kickoff.get("/pipelines/pakkepilot-se")
+    assert response.status_code == 404, response.text
+    detail = response.json()["detail"]
+    assert "pakkepilot-se" in detail
+    for pid in PREFIXES:
+        assert pid in detail
+
+
+@pytest.mark.parametrize("path", ["/pipelines", "/pipelines/assist-se", "/pipelines/nope"])
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-key"}], ids=["no-key", "wrong-key"])
+async def test_pipelines_require_the_api_key(kickoff: Kickoff, path: str, headers: dict[str, str]) -> None:
+    """GET /pipelines and /pipelines/{id} answer 401 without a valid key (also for unknown ids)."""
+    response = await kickoff.http.get(path, headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+# ---------------------------------------------------------------- the generic event endpoint
+
+
+async def test_call_logged_event_behaves_like_the_calls_shorthand(kickoff: Kickoff) -> None:
+    """POST /events/call_logged gets 202 and, like /calls, logs the outcome and closes the oldest call."""
+    via_event = await kickoff.start()
+    via_shorthand = await kickoff.start()
+    body = {"outcome": "no_answer", "note": "ringde 10:05"}
+
+    for oid, path in ((via_event, "events/call_logged"), (via_shorthand, "calls")):
+        response = await kickoff.post(f"/onboardings/{oid}/{path}", body)
+        assert response.status_code == 202, response.text
+        assert response.json() == {"id": oid, "stage": "onboarding"}
+
+    def outcome(state: State) -> tuple[list[str], list[tuple[str, str, str]]]:
+        details = [e["detail"] for e in state["timeline"] if e["event"] == "call_logged"]
+        tasks = [(t["kind"], t["title"], t["status"]) for t in state["tasks"]]
+        return details, tasks
+
+    event_state = await kickoff.state(via_event)
+    shorthand_state = await kickoff.state(via_shorthand)
+    assert outcome(event_state) == outcome(shorthand_state)
+    [detail] = outcome(event_state)[0]
+    assert detail.startswith(NO_ANSWER)
+    assert "ringde 10:05" in detail
+    [call] = [t for t in event_state["tasks"] if t["kind"] == "call"]
+    assert call["status"] == "done"
+    assert {t["status"] for t in event_state["tasks"] if t["kind"] == "todo"} == {"open"}
+
+
+async def test_park_and_resume_events_match_their_shorthands(kickoff: Kickoff) -> None:
+    """park and resume sent as generic events move the run like /park and /resume do."""
+    oid = await kickoff.start()
+    response = await kickoff.post(f"/onboardings/{oid}/events/park", {"reason": "semester"})
+    assert response.status_code == 202, response.text
+    assert response.json() == {"id": oid, "stage": "manual_follow_up"}
+    response = await kickoff.post(f"/onboardings/{oid}/events/resume")
+    assert response.status_code == 202, response.text
+    assert response.json() == {"id": oid, "stage": "onboarding"}
+    state = await kickoff.state(oid)
+    assert [e for e in events(state) if e in ("park", "resume")] == ["park", "resume"]
+
+
+@pytest.mark.parametrize(
+    ("event", "body", "status", "reason"),
+    [
+        pytest.param("no_such_event", {}, 404, "no event 'no_such_event'", id="unknown-event"),
+        pytest.param("kickoff_held", {}, 404, "no event 'kickoff_held'", id="event-of-another-pipeline"),
+        pytest.param("call_logged", {"outcome": "answered", "mood": "glad"}, 422, "mood", id="unknown-field"),
+        pytest.param("call_logged", {}, 422, "outcome: required", id="missing-required"),
+        pytest.param("call_logged", {"outcome": None}, 422, "outcome: required", id="required-null"),
+        pytest.param("call_logged", {"outcome": "maybe"}, 422, "outcome", id="not-a-choice"),
+        pytest.param("call_logged", {"outcome": "answered", "note": 42}, 422, "note", id="number-for-text"),
+        pytest.param("park", {"reason": 7}, 422, "reason", id="number-for-required-text"),
+        pytest.param("park", {"reason": "semester", "until": "next week"}, 422, "until", id="non-date-until"),
+        pytest.param(
+            "park", {"reason": "semester", "until": "2027-02-30"}, 422, "until", id="impossible-date"
+        ),
+        pytest.param("park", {"reason": "semester", "until": "2020-01-01"}, 422, "until", id="until-passed"),
+        pytest.param("park", {"reason": "x" * 501}, 422, "reason", id="text-too-long"),
+        pytest.param("meeting_booked", {"meeting_at": "2026-11-25T10:00:00"}, 422, "meeting_at", id="naive"),
+        pytest.param("resume", {}, 409, "resume is not accepted in stage 'onboarding'", id="not-in-stage"),
+        pytest.param("call_logged", ["answered"], 422, "dict", id="list-payload"),
+        pytest.param("call_logged", "answered", 422, "dict", id="string-payload"),
+        pytest.param("call_logged", {"outcome": {"nested": 1}}, 422, "outcome", id="nested-value"),
+    ],
+)
+async def test_refused_event_gets_its_status_and_changes_nothing(
+    kickoff: Kickoff, bystander: str, event: str, body: Any, status: int, reason: str
+) -> None:
+    """A refused event answers 404 (unknown event), 422 (payload naming the field) or 409 (stage),
+    and the run keeps its stage, tasks and timeline."""
+    before = await kickoff.state(bystander)
+    response = await kickoff.post(f"/onboardings/{bystander}/events/{event}", body)
+    assert response.status_code == status, response.text
+    assert reason in response.text
+    after = await kickoff.state(bystander)
+    assert comparable(after) == comparable(before)
+    assert len(after["timeline"]) == len(before["timeline"])
+
+
+@pytest.mark.parametrize("path", ["events/park", "park"])
+async def test_blank_required_text_is_422(kickoff: Kickoff, path: str) -> None:
+    """A required text of only spaces (park's reason) is as missing as an absent one: 422, run unchanged."""
+    oid = await kickoff.start()
+    before = await kickoff.state(oid)
+    response = await kickoff.post(f"/onboardings/{oid}/{path}", {"reason": "   "})
+    assert response.status_code == 422, response.text
+    assert "reason" in response.text
+    assert comparable(await kickoff.state(oid)) == comparable(before)
+
+
+@pytest.mark.parametrize("event", ["call_logged", "no_such_event"])
+async def test_event_for_unknown_onboarding_is_404(kickoff: Kickoff, event: str) -> None:
+    """An event for an onboarding that does not exist gets 404 naming the id."""
+    response = await kickoff.post(f"/onboardings/{UNKNOWN}/events/{event}", {"outcome": "answered"})
+    assert response.status_code == 404, response.text
+    assert UNKNOWN in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("event", "body"),
+    [("call_logged", {"outcome": "answered"}), ("park", {"reason": "semester"}), ("no_such_event", {})],
+)
+async def test_event_on_a_finished_onboarding_is_409(
+    kickoff: Kickoff, closed_onboarding: str, event: str, body: dict[str, Any]
+) -> None:
+    """Any event for a completed onboarding gets 409 and changes nothing."""
+    before = await kickoff.state(closed_onboarding)
+    response = await kickoff.post(f"/onboardings/{closed_onboarding}/events/{event}", body)
+    assert response.status_code == 409, response.text
+    assert "completed" in response.json()["detail"]
+    assert comparable(await kickoff.state(closed_onboarding)) == comparable(before)
+
+
+async def test_events_need_the_api_key(kickoff: Kickoff, bystander: str) -> None:
+    """The event and checklist endpoints answer 401 without a key."""
+    for path in (f"/onboardings/{bystander}/events/call_logged", f"/onboardings/{bystander}/checklist/x"):
+        response = await kickoff.http.post(path, json={"outcome": "answered"})
+        assert response.status_code == 401, response.text
+
+
+# ---------------------------------------------------------------- checklist
+
+
+async def test_pakkepilot_onboarding_shows_modules_checklist_records_and_owners(kickoff: Kickoff) -> None:
+    """A pakkepilot-no run (PP- id) lists its default modules, an unticked checklist, no records,
+    and tasks owned by the customer or by us."""
+    oid = await _start(kickoff, "pakkepilot-no")
+    state = await kickoff.state(oid)
+    assert oid.startswith("PP-")
+    assert state["pipeline"] == "pakkepilot-no"
+    assert state["stage"] == "kickoff"
+    assert state["modules"] == ["fulfilment", "shipping"]
+    assert state["records"] == {}
+    assert [item["id"] for item in state["checklist"]] == BEFORE_GO_LIVE
+    for item in state["checklist"]:
+        assert item["checklist"] == "before_go_live"
+        assert item["owner"] == "customer"
+        assert item["ticked_at"] is None
+        assert item["ticked_by"] is None
+    owners = {task["title"]: task["owner"] for task in state["tasks"]}
+    assert owners["Volumestimat per uke (antall ordre, sesongtopper)"] == "customer"
+    assert owners["Produktdata (SKU, vekt, dimensjoner, evt. farlig gods)"] == "customer"
+    hold = next(t for t in state["tasks"] if t["title"].startswith("Hold oppstartsmøte"))
+    assert (hold["owner"], hold["owner_role"]) == ("vendor", "customer_success")
+    assert all(task["owner"] in ("customer", "vendor") for task in state["tasks"])
+
+
+async def test_tick_and_untick_a_checklist_item(kickoff: Kickoff) -> None:
+    """Ticking answers 200 with the item's checklist and the items still unticked; GET shows who and when;
+    unticking clears both."""
+    oid = await _start(kickoff, "pakkepilot-no")
+    response = await kickoff.post(f"/onboardings/{oid}/checklist/portal_access", {"by": "Kari i CS"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "id": oid,
+        "item": "portal_access",
+        "checklist": "before_go_live",
+        "ticked": True,
+        "unticked": BEFORE_GO_LIVE[1:],
+    }
+    state = await kickoff.state(oid)
+    item = _item(state, "portal_access")
+    assert item["ticked_at"] is not None
+    assert item["ticked_by"] == "Kari i CS"
+    assert _item(state, "returns_agreed")["ticked_at"] is None
+    assert _ticks(state, "checklist_ticked") == 1
+
+    response = await kickoff.post(f"/onboardings/{oid}/checklist/portal_access", {"ticked": False})
+    assert response.status_code == 200, response.text
+    assert response.json()["ticked"] is False
+    assert response.json()["unticked"] == BEFORE_GO_LIVE
+    state = await kickoff.state(oid)
+    assert _item(state, "portal_access")["ticked_at"] is None
+    assert _item(state, "portal_access")["ticked_by"] is None
+    assert _ticks(state, "checklist_unticked") == 1
+
+
+async def test_ticking_without_a_body_ticks(kickoff: Kickoff) -> None:
+    """A tick without a body ticks the item, with nobody named."""
+    oid = await _start(kickoff, "pakkepilot-no")
+    response = await kickoff.post(f"/onboardings/{oid}/checklist/returns_agreed")
+    assert response.status_code == 200, response.text
+    assert response.json()["ticked"] is True
+    item = _item(await kickoff.state(oid), "returns_agreed")
+    assert item["ticked_at"] is not None
+    assert item["ticked_by"] is None
+
+
+async def test_ticking_twice_is_idempotent(kickoff: Kickoff) -> None:
+    """A second tick answers 200, keeps the first tick's time and author, and adds no timeline entry;
+    so does unticking an unticked item."""
+    oid = await _start(kickoff, "pakkepilot-no")
+    first = await kickoff.post(f"/onboardings/{oid}/checklist/shipping_agreed", {"by": "Kari"})
+    assert first.status_code == 200, first.text
+    ticked = await kickoff.state(oid)
+    second = await kickoff.post(f"/onboardings/{oid}/checklist/shipping_agreed", {"by": "Ola"})
+    assert second.status_code == 200, second.text
+    assert second.json() == first.json()
+    state = await kickoff.state(oid)
+    assert _item(state, "shipping_agreed") == _item(ticked, "shipping_agreed")
+    assert _item(state, "shipping_agreed")["ticked_by"] == "Kari"
+    assert _ticks(state, "checklist_ticked") == 1
+    assert len(state["timeline"]) == len(ticked["timeline"])
+
+    response = await kickoff.post(f"/onboardings/{oid}/checklist/returns_agreed", {"ticked": False})
+    assert response.status_code == 200, response.text
+    assert response.json()["ticked"] is False
+    assert _ticks(await kickoff.state(oid), "checklist_unticked") == 0
+
+
+async def test_concurrent_ticks_of_one_item_tick_it_once(kickoff: Kickoff) -> None:
+    """Three ticks of the same item at once all answer 200 and leave one timeline entry."""
+    oid = await _start(kickoff, "pakkepilot-no")
+    path = f"/onboardings/{oid}/checklist/integration_tested"
+    responses = await asyncio.gather(*(kickoff.post(path, {"by": f"staff {n}"}) for n in range(3)))
+    assert [r.status_code for r in responses] == [200, 200, 200], [r.text for r in responses]
+    assert all(r.json()["ticked"] for r in responses)
+    state = await kickoff.state(oid)
+    assert _ticks(state, "checklist_ticked") == 1
+    assert _item(state, "integration_tested")["ticked_by"] in {f"staff {n}" for n in range(3)}
+
+
+@pytest.mark.parametrize(
+    ("item", "body", "status", "reason"),
+    [
+        pytest.param("no_such_item", None, 404, "no checklist item 'no_such_item'", id="unknown-item"),
+        pytest.param("training_finance", None, 404, "no checklist item", id="item-of-another-pipeline"),
+        pytest.param("portal_access", {"ticked": "maybe"}, 422, "ticked", id="ticked-not-a-bool"),
+        pytest.param("portal_access", {"who": "Kari"}, 422, "who", id="unknown-field"),
+        pytest.param("portal_access", {"by": "x" * 201}, 422, "by", id="by-too-long"),
+    ],
+)
+async def test_refused_tick_gets_its_status_and_changes_nothing(
+    kickoff: Kickoff, item: str, body: dict[str, Any] | None, status: int, reason: str
+) -> None:
+    """An unknown item gets 404 naming it; a bad body gets 422; the checklist stays as it was."""
+    oid = await _start(kickoff, "pakkepilot-no")
+    before = await kickoff.state(oid)
+    response = await kickoff.post(f"/onboardings/{oid}/checklist/{item}", body)
+    assert response.status_code == status, response.text
+    assert reason in response.text
+    after = await kickoff.state(oid)
+    assert comparable(after) == comparable(before)
+    assert after["checklist"] == before["checklist"]
+
+
+async def test_unknown_item_lists_the_items_there_are(kickoff: Kickoff) -> None:
+    """The 404 for an unknown item names the items of the onboarding's checklists."""
+    oid = await _start(kickoff, "pakkepilot-no")
+    response = await kickoff.post(f"/onboardings/{oid}/checklist/portal")
+    assert response.status_code == 404, response.text
+    detail = response.json()["detail"]
+    assert "'portal'" in detail
+    for item in BEFORE_GO_LIVE:
+        assert item in detail
+
+
+async def test_item_of_a_module_the_contract_lacks_is_404_with_a_reason(kickoff: Kickoff) -> None:
+    """On a wisenetwork-fi contract without finance, training_finance is not in the run: 404 saying so."""
+    oid = await _start(kickoff, "wisenetwork-fi", modules=["cms", "crm", "sales"])
+    assert oid.startswith("WN-")
+    state = await kickoff.state(oid)
+    assert state["modules"] == ["cms", "crm", "sales"]
+    ids = [item["id"] for item in state["checklist"]]
+    assert ids == ["training_crm_cms", "training_sales", "domain_dns", "content_moved", "settings_done"]
+
+    response = await kickoff.post(f"/onboardings/{oid}/checklist/training_finance")
+    assert response.status_code == 404, response.text
+    detail = response.json()["detail"]
+    assert "training_finance" in detail
+    assert "modules" in detail
+    assert comparable(await kickoff.state(oid)) == comparable(state)
+
+    response = await kickoff.post(f"/onboardings/{oid}/checklist/training_sales", {"by": "Aino"})
+    assert response.status_code == 200, response.text
+    assert response.json()["checklist"] == "trainings"
+    assert response.json()["unticked"] == ["training_crm_cms"]
+
+
+async def test_checklist_on_unknown_or_finished_onboarding(kickoff: Kickoff, closed_onboarding: str) -> None:
+    """A tick for an unknown onboarding gets 404; for a finished one 409."""
+    response = await kickoff.post(f"/onboardings/{UNKNOWN}/checklist/portal_access")
+    assert response.status_code == 404, response.text
+    assert UNKNOWN in response.json()["detail"]
+    response = await kickoff.post(f"/onboardings/{closed_onboarding}/checklist/portal_access")
+    assert response.status_code == 409, response.text
+    assert "completed" in response.json()["detail"]
+
+
+async def test_go_live_waits_for_the_whole_checklist(kickoff: Kickoff) -> None:
+    """go_live into hypercare is refused with 409 naming the unticked items until all five are ticked."""
+    oid = await _start(kickoff, "pakkepilot-no")
+    response = await kickoff.post(f"/onboardings/{oid}/events/go_live")
+    assert response.status_code == 409, response.text
+    assert "kickoff" in response.json()["detail"]  # not accepted before the kick-off meeting
+
+    response = await kickoff.post(f"/onboardings/{oid}/events/kickoff_held", {"note": "30 min, Teams"})
+    assert response.status_code == 202, response.text
+    assert response.json() == {"id": oid, "stage": "access"}
+
+    for item in BEFORE_GO_LIVE[:-1]:
+        assert (await kickoff.post(f"/onboardings/{oid}/checklist/{item}")).status_code == 200
+    before = await kickoff.state(oid)
+    response = await kickoff.post(f"/onboardings/{oid}/events/go_live")
+    assert response.status_code == 409, response.text
+    detail = response.json()["detail"]
+    assert "escalation_known" in detail
+    assert "portal_access" not in detail
+    assert comparable(await kickoff.state(oid)) == comparable(before)
+
+    last = await kickoff.post(f"/onboardings/{oid}/checklist/{BEFORE_GO_LIVE[-1]}")
+    assert last.json()["unticked"] == []
+    response = await kickoff.post(f"/onboardings/{oid}/events/go_live", {"note": "alt klart"})
+    assert response.status_code == 202, response.text
+    assert response.json() == {"id": oid, "stage": "hypercare"}
+    state = await kickoff.until(oid, lambda s: "live" in templates(s))
+    assert state["stage"] == "hypercare"
+
+
+# ---------------------------------------------------------------- contracts: modules and dates
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "overrides", "reasons"),
+    [
+        pytest.param(
+            "pakkepilot-no", {"modules": ["shipping", "warehouse"]}, ["'warehouse'"], id="unknown-module"
+        ),
+        pytest.param(
+            "assist-se", {"modules": ["finance"]}, ["'finance'", "none"], id="pipeline-without-modules"
+        ),
+        pytest.param("wisenetwork-fi", {"modules": ["CRM"]}, ["'CRM'"], id="module-wrong-case"),
+        pytest.param(
+            "assist-se", {"dates": {"renewal": "2028-01-31"}}, ["date 'renewal'"], id="unknown-date"
+        ),
+        pytest.param(
+            "kundprocess-se",
+            {"dates": {"renewal": "2028-01-31", "ends": "2029-01-31"}},
+            ["'ends'"],
+            id="extra-date",
+        ),
+        pytest.param(
+            "pakkepilot-no",
+            {"modules": ["lager"], "dates": {"go_live": "2027-01-04"}},
+            ["'lager'", "'go_live'"],
+            id="both-named",
+        ),
+    ],
+)
+async def test_contract_with_unknown_module_or_date_is_422_and_starts_nothing(
+    kickoff: Kickoff, pipeline: str, overrides: dict[str, Any], reasons: list[str]
+) -> None:
+    """A contract naming a module or date its pipeline lacks gets 422 naming each, and no run exists."""
+    payload = _payload(pipeline, **overrides)
+    response = await kickoff.submit(payload)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    for reason in reasons:
+        assert reason in detail
+    assert pipeline in detail
+    missing = await kickoff.get(f"/onboardings/{PREFIXES[pipeline]}-{payload['contract_id']}")
+    assert missing.status_code == 404, missing.text
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        pytest.param({"modules": "shipping"}, "modules", id="modules-not-a-list"),
+        pytest.param({"dates": {"renewal": "soon"}}, "renewal", id="date-not-a-date"),
+        pytest.param({"dates": ["2028-01-31"]}, "dates", id="dates-not-an-object"),
+    ],
+)
+async def test_contract_with_malformed_modules_or_dates_is_422(
+    kickoff: Kickoff, overrides: dict[str, Any], reason: str
+) -> None:
+    """modules must be a list and dates an object of dates; otherwise 422 and no run."""
+    payload = _payload("kundprocess-se", **overrides)
+    response = await kickoff.submit(payload)
+    assert response.status_code == 422, response.text
+    assert reason in response.text
+    assert (await kickoff.get(f"/onboardings/KP-{payload['contract_id']}")).status_code == 404
+
+
+async def test_contract_resent_with_other_modules_is_409(kickoff: Kickoff) -> None:
+    """The same contract again answers 200; the same id with other modules or dates gets 409 naming them."""
+    payload = _payload("pakkepilot-no", modules=["shipping"])
+    first = await kickoff.submit(payload)
+    assert first.status_code == 202, first.text
+    again = await kickoff.submit(payload)
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"]
+    for change in ({"modules": ["fulfilment", "shipping"]}, {"modules": None}):
+        response = await kickoff.submit({**payload, **change})
+        assert response.status_code == 409, response.text
+        assert "modules" in response.json()["detail"]
+
+    dated = _payload("kundprocess-se", dates={"renewal": "2028-01-31"})
+    assert (await kickoff.submit(dated)).status_code == 202
+    response = await kickoff.submit({**dated, "dates": {"renewal": "2028-02-29"}})
+    assert response.status_code == 409, response.text
+    assert "dates" in response.json()["detail"]
+
+
+async def test_contract_modules_limit_the_run(kickoff: Kickoff) -> None:
+    """A pakkepilot-no contract with modules [shipping] shows them in GET and gets no fulfilment-only task."""
+    oid = await _start(kickoff, "pakkepilot-no", modules=["shipping"])
+    state = await kickoff.state(oid)
+    assert state["modules"] == ["shipping"]
+    titles = [task["title"] for task in state["tasks"]]
+    assert "Fraktmetoder dere tilbyr i kassen (hjemlevering, hentepunkt, ekspress)" in titles
+    assert "Produktdata (SKU, vekt, dimensjoner, evt. farlig gods)" not in titles
+
+
+async def test_contract_without_modules_gets_the_default_modules(kickoff: Kickoff) -> None:
+    """A wisenetwork-fi contract without modules gets every module but the non-default accounting."""
+    oid = await _start(kickoff, "wisenetwork-fi")
+    state = await kickoff.state(oid)
+    assert state["modules"] == ["cms", "crm", "sales", "marketing", "booking", "finance", "customer_service"]
+    assert "training_accountant" not in [item["id"] for item in state["checklist"]]
+    assert "training_finance" in [item["id"] for item in state["checklist"]]
+
+
+async def test_contract_with_a_declared_date_is_accepted(kickoff: Kickoff) -> None:
+    """A kundprocess-se contract with its renewal date starts a KP- run."""
+    oid = await _start(kickoff, "kundprocess-se", dates={"renewal": "2028-01-31"})
+    assert oid.startswith("KP-")
+    state = await kickoff.state(oid)
+    assert state["stage"] == "onboarding"
+    assert len(state["checklist"]) == 6
+    assert state["modules"] == []
+
+
+# ---------------------------------------------------------------- task owners
+
+
+@pytest.mark.parametrize("pipeline", list(PREFIXES))
+async def test_every_task_has_an_owner(kickoff: Kickoff, pipeline: str) -> None:
+    """Each task in GET /onboardings/{id} says whether the customer or we own it."""
+    oid = await _start(kickoff, pipeline)
+    state = await kickoff.until(oid, lambda s: bool(s["tasks"]))
+    for task in state["tasks"]:
+        assert task["owner"] in ("customer", "vendor"), task
+    if pipeline == "assist-se":
+        assert {task["owner"] for task in state["tasks"]} == {"vendor"}
