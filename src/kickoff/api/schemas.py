@@ -40,6 +40,7 @@ class TaskPublic(BaseModel):
     owner: TaskSide
     owner_role: str | None
     due_at: datetime
+    created_at: datetime
     status: TaskStatus
     done_at: datetime | None = None
 

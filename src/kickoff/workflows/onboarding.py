@@ -629,7 +629,7 @@ class OnboardingWorkflow:
         self._state.tasks.append(
             Task(
                 id=task_id(self._state.id, self._state.cycle, self._state.task_counter),
-                kind="call" if kind == "call" else "todo",
+                kind=kind,
                 title=title,
                 owner="customer" if owner == "customer" else "vendor",
                 owner_role=role,
