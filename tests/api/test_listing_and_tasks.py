@@ -198,6 +198,26 @@ async def test_open_tasks_filtered_by_owner_role(kickoff: Kickoff) -> None:
     assert oid not in {t["onboarding_id"] for t in await _open_tasks(kickoff, owner_role="onboarding_lead")}
 
 
+async def test_open_tasks_filtered_by_owner_side(kickoff: Kickoff) -> None:
+    """owner=customer lists what the customer still owes, owner=vendor our own work; anything else is 422."""
+    response = await kickoff.submit(contract_payload(pipeline="pakkepilot-no", delivery_start=PAST_DELIVERY))
+    assert response.status_code == 202, response.text
+    oid = response.json()["id"]
+
+    def mine(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [t for t in tasks if t["onboarding_id"] == oid]
+
+    customer = mine(await eventually(lambda: _open_tasks(kickoff, owner="customer"), lambda t: bool(mine(t))))
+    vendor = mine(await _open_tasks(kickoff, owner="vendor"))
+    everything = mine(await _open_tasks(kickoff))
+    assert {t["owner"] for t in customer} == {"customer"}
+    assert {t["owner"] for t in vendor} == {"vendor"}
+    assert len(customer) >= 5
+    assert len(vendor) >= 1
+    assert sorted(t["id"] for t in customer + vendor) == sorted(t["id"] for t in everything)
+    assert (await kickoff.get("/tasks", owner="partner")).status_code == 422
+
+
 async def test_tasks_with_other_status_filter_is_422(kickoff: Kickoff) -> None:
     """Only status=open can be listed."""
     response = await kickoff.get("/tasks", status="done")
