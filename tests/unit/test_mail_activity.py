@@ -260,3 +260,49 @@ async def test_an_attempt_cancelled_before_data_releases_its_claim(mail_activiti
     finally:
         relay.stop()
     assert await mail_activities.ledger.get(request.message_id) is None
+
+
+class _SlowData:
+    """An SMTP relay that takes its time to accept DATA, and says when DATA has begun."""
+
+    def __init__(self) -> None:
+        self.begun = asyncio.Event()
+        self.accepted = 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook
+        self.begun.set()
+        await asyncio.sleep(1)
+        self.accepted += 1
+        return "250 OK"
+
+
+async def test_an_attempt_cancelled_during_data_finishes_the_handover_and_records_it(
+    mail_activities: MailActivities,
+) -> None:
+    """Cut off mid-DATA nobody could know whether the mail arrived: the handover is finished
+    instead, the ledger says "sent", and the activity reports the delivery."""
+    handler = _SlowData()
+    relay = Controller(handler, hostname="127.0.0.1", port=free_port())
+    relay.start()
+    env = ActivityEnvironment()
+    request = mail_input()
+    slow = MailActivities(
+        SmtpConfig(host="127.0.0.1", port=relay.port, mail_from=MAIL_FROM), mail_activities.ledger
+    )
+    try:
+        attempt = asyncio.create_task(env.run(slow.send_mail, request))
+        # The relay runs in its own thread and event loop: poll its flag with a deadline.
+        await eventually(lambda: _async(handler.begun.is_set()), bool)
+        env.cancel()
+        result = await attempt
+    finally:
+        relay.stop()
+    assert result.delivered is True
+    assert handler.accepted == 1
+    entry = await mail_activities.ledger.get(request.message_id)
+    assert entry is not None
+    assert entry.state == "sent"
+
+
+async def _async(value: bool) -> bool:
+    return value

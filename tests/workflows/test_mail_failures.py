@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import timedelta
 
 from aiosmtpd.controller import Controller
@@ -104,3 +106,48 @@ async def test_a_team_mail_refused_at_closing_keeps_the_run_open_until_staff_res
     assert [(t.id, t.resolution) for t in final.tasks if t.blocks_completion] == [
         (blocking.id, "done_by_staff")
     ]
+
+
+class _SlowData:
+    """An SMTP server that takes its time to accept DATA, and says when DATA has begun."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.data_begun = threading.Event()
+        self.accepted: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        self.data_begun.set()
+        await asyncio.sleep(self.delay)
+        self.accepted.append(envelope.content)
+        return "250 OK"
+
+
+async def test_a_mail_smtp_is_taking_when_the_run_moves_on_is_recorded_as_sent(
+    ts_env, task_queue, tmp_path, started_runs
+):
+    """The booking arrives while the SMTP server is receiving the welcome mail's DATA: the
+    handover is finished rather than cut off (so nobody has to guess whether it arrived), and
+    the run records the mail as sent instead of 'cancelled'."""
+    slow = _SlowData(delay=1.5)
+    controller = Controller(slow, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        mail = MailActivities(
+            SmtpConfig("127.0.0.1", controller.port, MAIL_FROM), MailLedger(tmp_path / "ledger.sqlite3")
+        )
+        async with Worker(
+            ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow], activities=[mail.send_mail]
+        ):
+            handle, now = await _start(ts_env, task_queue, started_runs)
+            await asyncio.to_thread(slow.data_begun.wait, 20)
+            assert slow.data_begun.is_set()
+            await book_meeting(handle, now + timedelta(days=7))
+            final = await handle.result()
+    finally:
+        controller.stop()
+
+    assert final.stage == "closed"
+    assert [m.template for m in final.emails] == ["welcome", "kickoff_booked"]
+    assert not [e for e in final.timeline if e.event == "mail_cancelled"]
+    assert len(slow.accepted) == 2

@@ -182,7 +182,13 @@ class MailActivities:
             if activity.is_cancelled():
                 raise asyncio.CancelledError
             progress.data_started = True
-            await client.data(message.as_bytes(policy=email.policy.SMTP))
+            handover = asyncio.ensure_future(client.data(message.as_bytes(policy=email.policy.SMTP)))
+            try:
+                await asyncio.shield(handover)
+            except asyncio.CancelledError:
+                # Cut off mid-DATA the server may or may not keep the mail, and nobody
+                # could tell. Finish the handover instead: the mail is then known sent.
+                await handover
         except BaseException:
             client.close()
             raise

@@ -204,6 +204,8 @@ class PayloadField(_Strict):
     choices: tuple[str, ...] | None = None
     max_length: int = Field(default=2000, ge=1)
     label: str | None = None
+    past: bool = False
+    """A date or datetime that reports something done ("kick-off held at"): not in the future."""
 
 
 class Event(_Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from kickoff.pipelines.model import Event, PayloadField
 
@@ -26,8 +26,17 @@ class PayloadError(ValueError):
         super().__init__(f"event {event!r}: {listed}")
 
 
-def check_payload(name: str, event: Event, payload: Mapping[str, JsonScalar]) -> Payload:
-    """The payload with values in canonical form (ISO dates, numbers), or ``PayloadError``."""
+CLOCK_SLACK = timedelta(minutes=15)
+"""How far ahead of the run's clock a ``past`` moment may be (the sender's clock may run fast)."""
+
+
+def check_payload(
+    name: str, event: Event, payload: Mapping[str, JsonScalar], now: datetime | None = None
+) -> Payload:
+    """The payload with values in canonical form (ISO dates, numbers), or ``PayloadError``.
+
+    With ``now``, fields declared ``past`` must not lie in the future.
+    """
     problems: dict[str, str] = {}
     clean: Payload = {}
     for field in payload:
@@ -49,6 +58,9 @@ def check_payload(name: str, event: Event, payload: Mapping[str, JsonScalar]) ->
             # Only spaces: as good as absent.
             if spec.required:
                 problems[field] = "required"
+            continue
+        if spec.past and now is not None and isinstance(coerced, str) and _in_future(coerced, now):
+            problems[field] = f"lies in the future ({coerced}); it reports something that has happened"
             continue
         clean[field] = coerced
     if problems:
@@ -91,6 +103,12 @@ def _coerce(spec: PayloadField, value: JsonScalar) -> JsonScalar:
     if len(text) > spec.max_length:
         raise ValueError(f"at most {spec.max_length} characters")
     return text
+
+
+def _in_future(value: str, now: datetime) -> bool:
+    if len(value) == 10:
+        return date.fromisoformat(value) > now.date()
+    return datetime.fromisoformat(value) > now + CLOCK_SLACK
 
 
 def _bad_date(value: str) -> str:

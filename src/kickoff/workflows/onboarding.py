@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     # pydantic's EmailStr imports email_validator lazily on first use, which the
@@ -68,6 +68,10 @@ MAIL_GIVE_UP_AFTER = timedelta(days=1)
 MAIL_ATTEMPT_TIMEOUT = timedelta(minutes=2)
 # The activity heartbeats every second: a dead worker's attempt is retried after this.
 MAIL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+
+
+WAIT_FOR_CANCELLED_MAIL = "wait-for-cancelled-mail"
+"""Patch id: a cancelled mail's activity is awaited, so a mail SMTP already took is recorded."""
 
 
 def _text(value: JsonScalar) -> str | None:
@@ -278,7 +282,7 @@ class OnboardingWorkflow:
                 f"(accepted in: {', '.join(allowed)})"
             )
         try:
-            payload = check_payload(event.name, spec, event.payload)
+            payload = check_payload(event.name, spec, event.payload, workflow.now())
         except PayloadError as problems:
             raise _invalid(str(problems)) from None
         outcome = payload.get("outcome")
@@ -555,6 +559,13 @@ class OnboardingWorkflow:
             heartbeat_timeout=MAIL_HEARTBEAT_TIMEOUT,
             schedule_to_close_timeout=MAIL_GIVE_UP_AFTER,
             retry_policy=MAIL_RETRY,
+            cancellation_type=(
+                ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+                # Runs that began before this change resolved a cancelled mail at once:
+                # they must replay the same way (version marker, see Temporal "patching").
+                if workflow.patched(WAIT_FOR_CANCELLED_MAIL)
+                else ActivityCancellationType.TRY_CANCEL
+            ),
             summary=work.action.describe(),
         )
         # A mail may wait for retries (SMTP down) for up to a day: if the run
@@ -563,9 +574,14 @@ class OnboardingWorkflow:
         await workflow.wait_condition(lambda: activity.done() or self._superseded(work))
         if not activity.done():
             activity.cancel()
-            with contextlib.suppress(ActivityError, asyncio.CancelledError):
-                await activity
-            self._timeline(workflow.now(), "mail_cancelled", f"{name}: the run moved on")
+            try:
+                # WAIT_CANCELLATION_COMPLETED: an attempt that had already handed the
+                # mail to SMTP finishes and reports it, so the run records what was sent.
+                result = await activity
+            except (ActivityError, asyncio.CancelledError):
+                self._timeline(workflow.now(), "mail_cancelled", f"{name}: the run moved on")
+                return
+            self._record_mail(work, name, to, language, result)
             return
         try:
             result = await activity
@@ -583,6 +599,9 @@ class OnboardingWorkflow:
                 blocks_completion=True,
             )
             return
+        self._record_mail(work, name, to, language, result)
+
+    def _record_mail(self, work: _Work, name: str, to: str, language: str, result: SendMailResult) -> None:
         self._state.emails.append(
             EmailRecord(
                 template=name,
