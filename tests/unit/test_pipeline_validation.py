@@ -20,25 +20,51 @@ from kickoff.worker import create_worker
 from tests.support import PIPELINES_FILE
 
 PIPELINE = "assist-se"
+PIPELINES = ("assist-se", "pakkepilot-no", "kundprocess-se", "wisenetwork-fi")
+"""The pipelines the shipped file holds, in file order."""
 TEXT = PIPELINES_FILE.read_text(encoding="utf-8")
 BIN = Path(sys.executable).parent
+PIPELINE_KEY = re.compile(r"^  (?P<id>[a-z][a-z0-9_-]*):[ \t]*$", re.MULTILINE)
+"""A pipeline's key: the only lines indented by exactly two spaces that open a block."""
 
 
-def edit(old: str, new: str) -> str:
-    """The real pipelines.yaml with the one occurrence of ``old`` replaced by ``new``."""
-    assert TEXT.count(old) == 1, f"{old!r} must occur exactly once in pipelines.yaml"
-    return TEXT.replace(old, new)
+def block(text: str, pipeline: str | None) -> tuple[int, int]:
+    """Where ``pipeline``'s block lies in ``text``: from its ``  <id>:`` line up to the next
+    pipeline's key (the whole text for ``None``)."""
+    if pipeline is None:
+        return 0, len(text)
+    keys = list(PIPELINE_KEY.finditer(text))
+    for index, key in enumerate(keys):
+        if key["id"] == pipeline:
+            return key.start(), keys[index + 1].start() if index + 1 < len(keys) else len(text)
+    raise AssertionError(f"no pipeline {pipeline!r} in the text")
 
 
-def line_of(text: str, marker: str) -> int:
-    """The 1-based line on which the single occurrence of ``marker`` starts."""
-    assert text.count(marker) == 1, f"{marker!r} must occur exactly once in the edited text"
-    return text[: text.index(marker)].count("\n") + 1
+def edit(old: str, new: str, pipeline: str | None = PIPELINE, text: str = TEXT) -> str:
+    """``text`` (the real pipelines.yaml) with the one occurrence of ``old`` in ``pipeline``'s
+    block replaced by ``new``; the rest of the file is left as it is."""
+    start, end = block(text, pipeline)
+    body = text[start:end]
+    assert body.count(old) == 1, f"{old!r} must occur exactly once in the {pipeline or 'whole'} block"
+    return text[:start] + body.replace(old, new) + text[end:]
+
+
+def line_of(text: str, marker: str, pipeline: str | None = None) -> int:
+    """The 1-based line of the whole ``text`` on which the single occurrence of ``marker``
+    in ``pipeline``'s block (the whole text for ``None``) starts."""
+    start, end = block(text, pipeline)
+    body = text[start:end]
+    assert body.count(marker) == 1, f"{marker!r} must occur exactly once in the edited {pipeline} block"
+    return text[: start + body.index(marker)].count("\n") + 1
 
 
 @cache
+def baseline_versions() -> dict[str, str]:
+    return dict(parse_pipelines(TEXT).versions)
+
+
 def baseline_version() -> str:
-    return parse_pipelines(TEXT).version(PIPELINE)
+    return baseline_versions()[PIPELINE]
 
 
 def problems_of(text: str) -> list[Problem]:
@@ -56,17 +82,47 @@ def broken_file(tmp_path: Path) -> tuple[Path, int]:
 
 
 # --------------------------------------------------------------------------
+# The helpers themselves: an edit stays inside one pipeline's block
+
+
+def test_blocks_cover_each_pipeline_once_in_file_order() -> None:
+    """The blocks of the four pipelines follow each other and end at the end of the file."""
+    spans = [block(TEXT, pid) for pid in PIPELINES]
+    assert [start for start, _ in spans[1:]] == [end for _, end in spans[:-1]]
+    assert spans[-1][1] == len(TEXT)
+    assert TEXT[spans[0][0] :].startswith(f"  {PIPELINE}:\n    name: Order/faktura\n")
+    for pid, (start, _) in zip(PIPELINES, spans, strict=True):
+        assert TEXT[start:].startswith(f"  {pid}:\n")
+
+
+def test_edit_changes_only_the_named_pipeline_block() -> None:
+    """A string found in several pipelines is replaced only in the block asked for."""
+    assert TEXT.count("timezone: Europe/Stockholm") == 2
+    text = edit("timezone: Europe/Stockholm", "timezone: Europe/Oslo", "kundprocess-se")
+    start, end = block(text, "kundprocess-se")
+    assert "timezone: Europe/Oslo" in text[start:end]
+    assert text[:start] == TEXT[:start]
+    assert text[end:] == TEXT[block(TEXT, "kundprocess-se")[1] :]
+    with pytest.raises(AssertionError, match="exactly once"):
+        edit("timezone: Europe/Stockholm", "x", "pakkepilot-no")
+    with pytest.raises(AssertionError, match="exactly once"):
+        edit("timezone: Europe/Stockholm", "x", None)
+
+
+# --------------------------------------------------------------------------
 # The real file and its versions
 
 
 def test_real_pipelines_file_loads_with_a_12_hex_version_per_pipeline() -> None:
-    """The shipped pipelines.yaml validates and every pipeline gets a 12-hex-digit version."""
+    """The shipped pipelines.yaml validates: four pipelines, each with its own 12-hex-digit version."""
     catalog = load_pipelines(PIPELINES_FILE)
-    assert set(catalog.pipelines) == {PIPELINE}
+    assert tuple(catalog.pipelines) == PIPELINES
+    assert set(catalog.versions) == set(PIPELINES)
     for pid, pipeline in catalog.pipelines.items():
         assert re.fullmatch(r"[0-9a-f]{12}", catalog.version(pid))
         assert catalog.version(pid) == pipeline_version(pipeline)
         assert pipeline.id == pid
+    assert len(set(catalog.versions.values())) == len(PIPELINES)
 
 
 @pytest.mark.parametrize(
@@ -104,17 +160,69 @@ def test_real_pipelines_file_loads_with_a_12_hex_version_per_pipeline() -> None:
     ],
 )
 def test_version_changes_when_any_field_changes(old: str, new: str) -> None:
-    """Editing any field of a pipeline gives it a different version."""
-    after = parse_pipelines(edit(old, new)).version(PIPELINE)
-    assert re.fullmatch(r"[0-9a-f]{12}", after)
-    assert after != baseline_version()
+    """Editing any field of a pipeline gives it a different version, and only it."""
+    after = parse_pipelines(edit(old, new)).versions
+    assert re.fullmatch(r"[0-9a-f]{12}", after[PIPELINE])
+    assert after[PIPELINE] != baseline_version()
+    assert {pid: v for pid, v in after.items() if pid != PIPELINE} == {
+        pid: v for pid, v in baseline_versions().items() if pid != PIPELINE
+    }
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "old", "new"),
+    [
+        ("pakkepilot-no", "calendar: {country: 'NO'}", 'calendar: {country: "NO", subdivision: "03"}'),
+        ("pakkepilot-no", "- {id: returns_agreed, owner: customer,", "- {id: returns_agreed, owner: vendor,"),
+        ("pakkepilot-no", "in_stages: [access, integration, testing, training]", "in_stages: [access]"),
+        ("kundprocess-se", "categories: [public, de_facto]", "categories: [public]"),
+        ("kundprocess-se", "renewal: Avtalets förnyelsedatum", "renewal: Förnyelsedatum"),
+        ("kundprocess-se", "days: 13, unit: weeks", "days: 12, unit: weeks"),
+        ("kundprocess-se", "record: opportunities", "record: chances"),
+        (
+            "wisenetwork-fi",
+            "accounting: {label: Kirjanpitäjän koulutus, default: false}",
+            "accounting: {label: Kirjanpitäjän koulutus}",
+        ),
+        ("wisenetwork-fi", "requires: [trainings, launch_ready]", "requires: [launch_ready]"),
+        (
+            "wisenetwork-fi",
+            "web_address: {type: text, required: true, max_length: 300}",
+            "web_address: {type: text, required: true}",
+        ),
+    ],
+    ids=[
+        "calendar-subdivision",
+        "checklist-item-owner",
+        "deadline-in-stages",
+        "calendar-categories",
+        "contract-date",
+        "repeat-step-days",
+        "event-record",
+        "module-default",
+        "stage-requires",
+        "payload-max-length",
+    ],
+)
+def test_version_of_a_new_pipeline_changes_with_its_new_fields(pipeline: str, old: str, new: str) -> None:
+    """Calendars, checklists, deadlines, modules, payloads and records are part of a pipeline's version;
+    editing them in one pipeline leaves the other three versions as they were."""
+    after = parse_pipelines(edit(old, new, pipeline)).versions
+    assert re.fullmatch(r"[0-9a-f]{12}", after[pipeline])
+    assert after[pipeline] != baseline_versions()[pipeline]
+    assert {pid: v for pid, v in after.items() if pid != pipeline} == {
+        pid: v for pid, v in baseline_versions().items() if pid != pipeline
+    }
 
 
 @pytest.mark.parametrize(
     ("old", "new"),
     [
         ("", ""),
-        ("# Kickoff onboarding pipelines.\n", "# Kickoff onboarding pipelines, edited comment.\n"),
+        (
+            "# All automation pauses here; only the optional until-date resumes the run.\n",
+            "# All automation pauses here (edited comment).\n",
+        ),
         ("    name: Order/faktura\n", '    name: "Order/faktura"\n'),
         ("  assist-se:\n    name:", "  assist-se:\n    id: assist-se\n    name:"),
         ('due: {days: 2, time: "17:00"}', 'due: {time: "17:00", days: 2}'),
@@ -127,6 +235,29 @@ def test_version_stays_when_nothing_changes(old: str, new: str) -> None:
     assert parse_pipelines(text).version(PIPELINE) == baseline_version()
 
 
+@pytest.mark.parametrize(
+    ("pipeline", "old", "new"),
+    [
+        (
+            None,
+            "# Kickoff onboarding pipelines: assist-se,",
+            "# Kickoff onboarding pipelines (edited): assist-se,",
+        ),
+        ("pakkepilot-no", "calendar: {country: 'NO'}", 'calendar: {country: "NO"}'),
+        ("assist-se", "  # PakkePilot (seeds", "  # Pakkepilot (seeds"),
+        (
+            "wisenetwork-fi",
+            "{id: content_moved, label: Teksti- ja kuvasisältö siirretty, modules: [cms]}",
+            "{modules: [cms], label: Teksti- ja kuvasisältö siirretty, id: content_moved}",
+        ),
+    ],
+    ids=["file-header-comment", "quoting", "comment-above-another-pipeline", "key-order-in-flow-mapping"],
+)
+def test_versions_stay_when_nothing_changes_in_any_pipeline(pipeline: str | None, old: str, new: str) -> None:
+    """Comments, quoting and key order anywhere in the file leave all four versions as they are."""
+    assert parse_pipelines(edit(old, new, pipeline)).versions == baseline_versions()
+
+
 # --------------------------------------------------------------------------
 # Every problem kind, with the place it is reported
 
@@ -136,10 +267,33 @@ class Case:
     old: str
     new: str
     marker: str
-    """Text in the edited file whose line the problem must name."""
+    """Text in the edited pipeline block whose line (in the whole file) the problem must name."""
     stage: str | None
     message: str
     pipeline: str | None = PIPELINE
+    """The pipeline the problem must name (``None``: the problem is about the file)."""
+    within: str | None = None
+    """The pipeline block edited and searched for ``marker``; default ``pipeline``, else assist-se."""
+
+    @property
+    def block(self) -> str:
+        return self.within or self.pipeline or PIPELINE
+
+
+def assert_reported(case: Case) -> Problem:
+    """One small edit to the real file yields exactly one problem with ``case.message``, naming
+    the pipeline, the stage and the exact line of ``case.marker`` in the edited file."""
+    text = edit(case.old, case.new, case.block)
+    problems = problems_of(text)
+    matching = [p for p in problems if case.message in p.message]
+    assert len(matching) == 1, [str(p) for p in problems]
+    problem = matching[0]
+    expected_line = line_of(text, case.marker, case.block)
+    assert (problem.pipeline, problem.stage, problem.line) == (case.pipeline, case.stage, expected_line), str(
+        problem
+    )
+    assert str(problem).startswith(f"pipelines.yaml:{expected_line}")
+    return problem
 
 
 ORPHAN = "      - id: orphan\n        label: Orphan\n\n      - id: closed\n"
@@ -307,16 +461,7 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
 def test_each_problem_names_pipeline_stage_and_line(case: Case) -> None:
     """One small edit to the real file yields a problem naming the pipeline, stage and exact YAML line."""
-    text = edit(case.old, case.new)
-    problems = problems_of(text)
-    matching = [p for p in problems if case.message in p.message]
-    assert len(matching) == 1, [str(p) for p in problems]
-    problem = matching[0]
-    expected_line = line_of(text, case.marker)
-    assert (problem.pipeline, problem.stage, problem.line) == (case.pipeline, case.stage, expected_line), str(
-        problem
-    )
-    assert str(problem).startswith(f"pipelines.yaml:{expected_line}")
+    assert_reported(case)
 
 
 def test_unreadable_file_is_a_problem_without_a_line(tmp_path: Path) -> None:
@@ -375,25 +520,87 @@ def test_cli_reports_a_broken_file_with_file_and_line(
     assert "move refers to unknown stage 'inactiv'" in err
 
 
+STAGE_COUNTS = {"assist-se": 6, "pakkepilot-no": 7, "kundprocess-se": 5, "wisenetwork-fi": 4}
+
+
+def ok_lines() -> list[str]:
+    """What kickoff-validate prints for the real file: one line per pipeline, in file order."""
+    catalog = load_pipelines(PIPELINES_FILE)
+    return [f"ok  {pid}  version {catalog.version(pid)}  ({STAGE_COUNTS[pid]} stages)" for pid in PIPELINES]
+
+
+def two_problem_file(tmp_path: Path) -> tuple[Path, list[tuple[int, str]]]:
+    """A pipelines file with one problem in pakkepilot-no and one in wisenetwork-fi, and for each
+    the line and the start of what kickoff-validate must say about it."""
+    text = edit(
+        "- mail: {template: live, to: main_user}",
+        "- mail: {template: golive, to: main_user}",
+        "pakkepilot-no",
+    )
+    text = edit(
+        "requires: [trainings, launch_ready]", "requires: [trainings, launch_redy]", "wisenetwork-fi", text
+    )
+    path = tmp_path / "pipelines.yaml"
+    path.write_text(text, encoding="utf-8")
+    expected = [
+        (
+            line_of(text, "golive", "pakkepilot-no"),
+            "pipeline 'pakkepilot-no', stage 'hypercare', stages.5.on_enter.0.mail.template: "
+            "unknown template 'golive'",
+        ),
+        (
+            line_of(text, "launch_redy", "wisenetwork-fi"),
+            "pipeline 'wisenetwork-fi', stage 'live', stages.3.requires: unknown checklist 'launch_redy'",
+        ),
+    ]
+    return path, expected
+
+
+def assert_two_problems_reported(path: Path, expected: list[tuple[int, str]], err: str) -> None:
+    header, *problem_lines = err.splitlines()
+    assert header == "invalid pipelines file (2 problem(s)):"
+    assert len(problem_lines) == 2, err
+    for (line, says), printed in zip(expected, problem_lines, strict=True):
+        assert printed.startswith(f"  - {path}:{line}, {says}"), printed
+
+
 def test_cli_accepts_the_real_file(capsys: pytest.CaptureFixture[str]) -> None:
-    """kickoff-validate returns 0 and prints the version of each valid pipeline."""
-    version = load_pipelines(PIPELINES_FILE).version(PIPELINE)
+    """kickoff-validate returns 0 and prints one ok line with the version of each of the four pipelines."""
     assert validate_main([str(PIPELINES_FILE)]) == 0
     out, err = capsys.readouterr()
-    assert out.startswith(f"ok  {PIPELINE}  version {version}")
+    assert out.splitlines() == ok_lines()
     assert err == ""
 
 
-@pytest.mark.parametrize("broken", [False, True], ids=["valid", "broken"])
-def test_installed_console_script_is_wired(tmp_path: Path, broken: bool) -> None:
+def test_cli_reports_problems_in_two_pipelines_with_their_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Problems in two different pipelines are both printed, each with file:line, pipeline and stage."""
+    path, expected = two_problem_file(tmp_path)
+    assert validate_main([str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_two_problems_reported(path, expected, err)
+
+
+@pytest.mark.parametrize("file", ["valid", "broken", "two-pipelines"])
+def test_installed_console_script_is_wired(tmp_path: Path, file: str) -> None:
     """The kickoff-validate console script runs the validator and exits with its status."""
-    path, line = broken_file(tmp_path) if broken else (PIPELINES_FILE, 0)
+    if file == "valid":
+        path = PIPELINES_FILE
+    elif file == "broken":
+        path, line = broken_file(tmp_path)
+    else:
+        path, expected = two_problem_file(tmp_path)
     result = subprocess.run(
         [str(BIN / "kickoff-validate"), str(path)], capture_output=True, text=True, timeout=60, check=False
     )
-    if broken:
-        assert (result.returncode, result.stdout) == (1, "")
+    if file == "valid":
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == ok_lines()
+        return
+    assert (result.returncode, result.stdout) == (1, "")
+    if file == "broken":
         assert f"{path}:{line}" in result.stderr
     else:
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.startswith(f"ok  {PIPELINE}  version ")
+        assert_two_problems_reported(path, expected, result.stderr)
