@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from kickoff.pipelines import PipelineError, parse_pipelines
+from kickoff.pipelines import parse_pipelines
 from tests.unit.test_pipeline_validation import (
     TEXT,
     Case,
@@ -663,20 +663,9 @@ def test_a_contract_anchor_declared_in_contract_dates_is_accepted() -> None:
 
 
 # --------------------------------------------------------------------------
-# Loader defects found while writing these tests. Each test states what the
-# loader should do and fails today with the exception given in ``raises`` (so an
-# unrelated failure, such as an edit that no longer applies, is not mistaken for
-# the defect); xfail_strict turns a fix in src/ into an XPASS to remove the mark.
-
-DID_NOT_RAISE = pytest.fail.Exception
-"""What ``pytest.raises`` (in ``problems_of``) raises when the loader accepts the file."""
+# Loader defects found while writing these tests, and fixed: they stay as regressions.
 
 
-@pytest.mark.xfail(
-    reason="loader defect: _reachable ignores moves in an event's do actions",
-    raises=PipelineError,
-    strict=True,
-)
 def test_a_stage_reached_only_by_an_event_do_move_is_reachable() -> None:
     """The engine performs an event's `do: - move: X` (it queues the event's actions), so X is
     reachable; the loader calls it unreachable and refuses the file."""
@@ -688,11 +677,6 @@ def test_a_stage_reached_only_by_an_event_do_move_is_reachable() -> None:
     assert parse_pipelines(text).pipelines[WN].events["system_opened"].do[0].move == "training"
 
 
-@pytest.mark.xfail(
-    reason="loader defect: start_stage / restart.stage may be a gated stage",
-    raises=DID_NOT_RAISE,
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("old", "new"),
     [
@@ -708,11 +692,6 @@ def test_a_run_cannot_start_in_a_gated_stage(old: str, new: str) -> None:
     assert any("checklist" in p.message for p in problems), [str(p) for p in problems]
 
 
-@pytest.mark.xfail(
-    reason="loader defect: _instant_moves compares a list anchor with a string",
-    raises=DID_NOT_RAISE,
-    strict=True,
-)
 def test_an_instant_loop_through_a_list_anchor_is_refused() -> None:
     """`anchor: [entered]` with no offset moves at once, exactly like `anchor: entered` (the
     instant-move-loop case), but `step.at.anchor in ("entered", ...)` is False for a tuple."""
@@ -726,11 +705,6 @@ def test_an_instant_loop_through_a_list_anchor_is_refused() -> None:
     assert any("moves on at once in a loop (inactive -> inactive)" in p.message for p in problems)
 
 
-@pytest.mark.xfail(
-    reason="loader defect: the message reads 'a choice field_name needs its choices'",
-    raises=AssertionError,
-    strict=True,
-)
 def test_the_choice_message_reads_as_english() -> None:
     """A rename left ``field_name`` inside the text a process owner reads."""
     text = edit(
@@ -742,11 +716,6 @@ def test_the_choice_message_reads_as_english() -> None:
     assert problem.message == "a choice field needs its choices"
 
 
-@pytest.mark.xfail(
-    reason="loader defect: an event may set or stamp a fixed anchor (signed_at, delivery_start, entered)",
-    raises=DID_NOT_RAISE,
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("old", "new", "anchor"),
     [
@@ -768,11 +737,6 @@ def test_an_event_cannot_set_a_fixed_anchor(old: str, new: str, anchor: str) -> 
     assert any(anchor in p.message for p in problems), [str(p) for p in problems]
 
 
-@pytest.mark.xfail(
-    reason="loader gap: past: true is accepted on a field that is not a date or datetime",
-    raises=DID_NOT_RAISE,
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("old", "new"),
     [
@@ -788,11 +752,6 @@ def test_past_on_a_field_that_is_no_date_is_refused(old: str, new: str) -> None:
     assert any("past" in p.message for p in problems), [str(p) for p in problems]
 
 
-@pytest.mark.xfail(
-    reason="loader limitation: a shape error in one pipeline hides reference problems in the others",
-    raises=AssertionError,
-    strict=True,
-)
 def test_a_shape_error_does_not_hide_problems_in_other_pipelines() -> None:
     """load_pipelines promises every problem, but pydantic's pass stops before any reference check,
     so with four pipelines a process owner learns of wisenetwork-fi's problem only after fixing

@@ -423,15 +423,9 @@ def test_an_undeclared_field_is_always_refused(
 
 
 # --------------------------------------------------------------------------
-# A defect found in payload.py: the test states what check_payload should do and
-# fails today with the given exception (xfail_strict flags a fix as XPASS).
+# Defects found in payload.py while writing these tests, and fixed: they stay as regressions.
 
 
-@pytest.mark.xfail(
-    reason="payload defect: a past date is compared with the UTC date of the run's clock",
-    raises=PayloadError,
-    strict=True,
-)
 def test_a_past_date_of_today_is_accepted_just_after_local_midnight() -> None:
     """At 00:30 in Oslo on 17 May (22:30 UTC on the 16th) "held today, 2027-05-17" is refused as
     lying in the future: _in_future compares with now.date(), the UTC date of workflow.now(), and
@@ -442,11 +436,6 @@ def test_a_past_date_of_today_is_accepted_just_after_local_midnight() -> None:
     assert check_payload(NAME, PAST, payload, half_past_midnight_in_oslo) == payload
 
 
-@pytest.mark.xfail(
-    reason="payload defect: math.isfinite raises OverflowError for an int beyond a float's range",
-    raises=OverflowError,
-    strict=True,
-)
 def test_a_huge_integer_is_refused_not_crashed() -> None:
     """JSON carries integers of any size; one too large for a float escapes as OverflowError, not as
     a PayloadError (a 422), from the API and from the workflow's update validator."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from kickoff.pipelines.model import Event, PayloadField
 
@@ -26,6 +26,7 @@ class PayloadError(ValueError):
         super().__init__(f"event {event!r}: {listed}")
 
 
+EARLIEST_ZONE = timedelta(hours=14)
 CLOCK_SLACK = timedelta(minutes=15)
 """How far ahead of the run's clock a ``past`` moment may be (the sender's clock may run fast)."""
 
@@ -74,7 +75,13 @@ def _coerce(spec: PayloadField, value: JsonScalar) -> JsonScalar:
             raise ValueError("must be true or false")
         return value
     if spec.type == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("must be a number")
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an integer beyond a float's range
+            finite = False
+        if not finite:
             raise ValueError("must be a number")
         return value
     if not isinstance(value, str):
@@ -107,7 +114,9 @@ def _coerce(spec: PayloadField, value: JsonScalar) -> JsonScalar:
 
 def _in_future(value: str, now: datetime) -> bool:
     if len(value) == 10:
-        return date.fromisoformat(value) > now.date()
+        # A bare date has no zone: it is in the future only once it is a later day
+        # everywhere on earth (UTC+14), so "today" is never refused anywhere.
+        return date.fromisoformat(value) > (now.astimezone(UTC) + EARLIEST_ZONE).date()
     return datetime.fromisoformat(value) > now + CLOCK_SLACK
 
 
