@@ -11,6 +11,7 @@ import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
 from kickoff.api import create_app
+from kickoff.api import service as service_module
 from kickoff.worker import RETENTION, ensure_retention
 from tests.conftest import API_KEY, Api, api_settings, serve_app
 from tests.support import contract_payload
@@ -58,3 +59,17 @@ async def test_retention_is_raised_so_closed_onboardings_stay_readable(dev_serve
         DescribeNamespaceRequest(namespace=dev_server.namespace)
     )
     assert described.config.workflow_execution_retention_ttl.ToTimedelta() >= RETENTION > timedelta(days=365)
+
+
+async def test_an_action_no_worker_takes_is_503_not_a_hang(workerless: Api, monkeypatch) -> None:
+    """A staff action waits a bounded time for a worker, then answers 503 saying it is unconfirmed."""
+    monkeypatch.setattr(service_module, "UPDATE_TIMEOUT", timedelta(seconds=1))
+    created = await workerless.post_contract(contract_payload(delivery_start="2026-11-01"))
+    assert created.status_code == 202, created.text
+    response = await workerless.http.post(
+        f"/onboardings/{created.json()['id']}/events/call_logged",
+        json={"outcome": "answered"},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
+    assert response.status_code == 503
+    assert "not confirmed" in response.json()["detail"]

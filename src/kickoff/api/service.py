@@ -16,6 +16,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -46,6 +47,10 @@ WORKFLOW_TYPE = "Onboarding"
 _QUERY_CONCURRENCY = 8
 QUERY_TIMEOUT = timedelta(seconds=5)
 CLOSING_WAIT = timedelta(seconds=15)
+HANDOVER_WAIT = timedelta(seconds=5)
+"""How long a run that continued as new may take to show its successor."""
+UPDATE_TIMEOUT = timedelta(seconds=15)
+"""How long a staff action waits for a worker to accept or refuse it."""
 log = structlog.get_logger(__name__)
 
 
@@ -138,13 +143,21 @@ class OnboardingService:
     # ---------------------------------------------------------------- read
 
     async def _describe(self, oid: str) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionDescription]:
+        """The latest run of ``oid``. A run that has just continued as new is followed to its
+        successor: the onboarding goes on, so it must not be reported as finished."""
         handle = self.client.get_workflow_handle_for(OnboardingWorkflow.run, oid)
-        try:
-            return handle, await handle.describe()
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise NotFoundError(f"no onboarding {oid}") from None
-            raise
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + HANDOVER_WAIT.total_seconds()
+        while True:
+            try:
+                description = await handle.describe()
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    raise NotFoundError(f"no onboarding {oid}") from None
+                raise
+            if description.status != WorkflowExecutionStatus.CONTINUED_AS_NEW or loop.time() > deadline:
+                return handle, description
+            await asyncio.sleep(0.05)
 
     async def _received(self, oid: str) -> tuple[Contract, str | None]:
         """The contract the latest run started with, and its current stage (from visibility)."""
@@ -332,9 +345,17 @@ class OnboardingService:
             raise ConflictError(f"onboarding {oid} was restarted already") from None
         return current.cycle + 1, pipeline.restart.stage
 
-    async def _update(self, handle: WorkflowHandle[Any, Any], update: Any, arg: Any) -> Any:
+    async def _update(
+        self, handle: WorkflowHandle[Any, Any], update: Any, arg: Any, *, handed_over: bool = False
+    ) -> Any:
         try:
-            return await handle.execute_update(update, arg)
+            return await handle.execute_update(update, arg, rpc_timeout=UPDATE_TIMEOUT)
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            log.warning("onboarding.update_timed_out", onboarding_id=handle.id)
+            raise UnavailableError(
+                f"no worker answered within {UPDATE_TIMEOUT.seconds} s; the action was not confirmed "
+                "and may still be applied when a worker is back: check the onboarding before retrying"
+            ) from None
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)
@@ -345,10 +366,14 @@ class OnboardingService:
                 raise UnprocessableError(message) from None
             raise ConflictError(message) from None
         except RPCError as err:
-            # The run finished between our check and the update.
-            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-                raise ConflictError(f"onboarding {handle.id} has finished: {err.message}") from None
-            raise
+            if err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                raise
+            # The run ended between our check and the update: finished, or rolled
+            # over into its successor (continue-as-new), which takes the update instead.
+            successor, description = await self._describe(handle.id)
+            if not handed_over and description.status == WorkflowExecutionStatus.RUNNING:
+                return await self._update(successor, update, arg, handed_over=True)
+            raise ConflictError(f"onboarding {handle.id} has finished: {err.message}") from None
 
     async def temporal_ok(self) -> bool:
         try:
