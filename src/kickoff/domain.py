@@ -7,14 +7,23 @@ can be added later without breaking callers or recorded histories.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from kickoff.pipelines.model import Pipeline
-from kickoff.pipelines.payload import JsonScalar
+from kickoff.pipelines.payload import JsonScalar, plausible_date
 
 CONTRACT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+PlausibleDate = Annotated[date, AfterValidator(plausible_date)]
+
+
+def _plausible_moment(moment: datetime) -> datetime:
+    plausible_date(moment.date())
+    return moment
+
+
+PlausibleMoment = Annotated[AwareDatetime, AfterValidator(_plausible_moment)]
 
 
 class Customer(BaseModel):
@@ -37,15 +46,15 @@ class Contract(BaseModel):
 
     contract_id: str = Field(pattern=CONTRACT_ID_PATTERN, examples=["C-1001"])
     pipeline: str = "assist-se"
-    signed_at: AwareDatetime
-    delivery_start: date
+    signed_at: PlausibleMoment
+    delivery_start: PlausibleDate
     customer: Customer
     main_user: MainUser
     licenses: int = Field(ge=1)
     language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
     modules: list[str] | None = Field(default=None, max_length=50)
     """The product modules the contract includes (the pipeline's defaults when absent)."""
-    dates: dict[str, date] = Field(default_factory=dict, max_length=20)
+    dates: dict[str, PlausibleDate] = Field(default_factory=dict, max_length=20)
     """Further dates the pipeline declares (``contract_dates``), e.g. a renewal date."""
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from kickoff.mailcatcher import MailCatcher
@@ -618,3 +620,394 @@ async def test_every_task_has_an_owner(kickoff: Kickoff, pipeline: str) -> None:
         assert task["owner"] in ("customer", "vendor"), task
     if pipeline == "assist-se":
         assert {task["owner"] for task in state["tasks"]} == {"vendor"}
+
+
+# ---------------------------------------------------------------- dates outside 2000–2099
+
+
+def _reasons(response: Any) -> str:
+    """A 422's reasons as one text: the service's detail, or FastAPI's field errors as 'loc: msg'."""
+    detail = response.json()["detail"]
+    if isinstance(detail, str):
+        return detail
+    return "; ".join(f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in detail)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "reason"),
+    [
+        pytest.param(
+            "events/park",
+            {"reason": "semester", "until": "0001-01-01"},
+            "until: 0001-01-01",
+            id="park-year-1",
+        ),
+        pytest.param(
+            "park", {"reason": "semester", "until": "0001-01-01"}, "until: 0001-01-01", id="park-route"
+        ),
+        pytest.param(
+            "events/park", {"reason": "semester", "until": "2100-01-01"}, "until: 2100-01-01", id="park-2100"
+        ),
+        pytest.param(
+            "events/park", {"reason": "semester", "until": "9999-12-31"}, "until: 9999-12-31", id="park-9999"
+        ),
+        pytest.param(
+            "events/meeting_booked",
+            {"meeting_at": "1999-12-31T23:59:59+00:00"},
+            "meeting_at: 1999-12-31",
+            id="meeting-1999",
+        ),
+        pytest.param(
+            "events/meeting_booked",
+            {"meeting_at": "9999-12-31T23:59:59-12:00"},
+            "meeting_at: 9999-12-31",
+            id="meeting-9999",
+        ),
+        pytest.param(
+            "meeting-booked",
+            {"meeting_at": "0001-01-01T00:00:00+01:00"},
+            "meeting_at: 0001-01-01",
+            id="meeting-route-year-1",
+        ),
+    ],
+)
+async def test_a_payload_date_outside_2000_to_2099_is_422_naming_the_field(
+    kickoff: Kickoff, bystander: str, path: str, body: dict[str, Any], reason: str
+) -> None:
+    """A date or datetime far from today is a typo: 422 naming the field (not 409 from a date the
+    run cannot plan with), through the generic endpoint and its shorthand; the run is unchanged."""
+    before = await kickoff.state(bystander)
+    response = await kickoff.post(f"/onboardings/{bystander}/{path}", body)
+    assert response.status_code == 422, response.text
+    assert f"{reason} is outside 2000–2099" in response.json()["detail"]
+    after = await kickoff.state(bystander)
+    assert comparable(after) == comparable(before)
+
+
+async def test_a_reported_date_in_the_past_but_before_2000_is_422(kickoff: Kickoff) -> None:
+    """`past: true` bounds a date from above only: the year-1 kick-off or a 1999 contact is refused
+    by the 2000–2099 bound instead, naming the field; the first day of 2000 is accepted."""
+    pp = await _start(kickoff, "pakkepilot-no")
+    response = await kickoff.post(
+        f"/onboardings/{pp}/events/kickoff_held", {"held_at": "0001-01-01T09:00:00Z"}
+    )
+    assert response.status_code == 422, response.text
+    assert "held_at: 0001-01-01 is outside 2000–2099" in response.json()["detail"]
+    assert (await kickoff.state(pp))["stage"] == "kickoff"
+
+    kp = await _start(kickoff, "kundprocess-se")
+    contact = {"channel": "phone", "summary": "Avstämning"}
+    response = await kickoff.post(
+        f"/onboardings/{kp}/events/contact_logged", {**contact, "contacted_on": "1999-12-31"}
+    )
+    assert response.status_code == 422, response.text
+    assert "contacted_on: 1999-12-31 is outside 2000–2099" in response.json()["detail"]
+    assert _ticks(await kickoff.state(kp), "contact_logged") == 0
+
+    response = await kickoff.post(
+        f"/onboardings/{kp}/events/contact_logged", {**contact, "contacted_on": "2000-01-01"}
+    )
+    assert response.status_code == 202, response.text
+    [entry] = [e for e in (await kickoff.state(kp))["timeline"] if e["event"] == "contact_logged"]
+    assert "contacted_on: 2000-01-01" in entry["detail"]
+
+
+async def test_parking_until_the_last_day_of_2099_is_accepted(kickoff: Kickoff) -> None:
+    """The bound includes 2099-12-31: the run parks and plans its resumption for 08:00 that day."""
+    oid = await kickoff.start()
+    response = await kickoff.post(
+        f"/onboardings/{oid}/events/park", {"reason": "lång paus", "until": "2099-12-31"}
+    )
+    assert response.status_code == 202, response.text
+    assert response.json() == {"id": oid, "stage": "manual_follow_up"}
+    state = await kickoff.state(oid)
+    assert state["next_step_at"] == "2099-12-31T07:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "overrides", "field", "reason"),
+    [
+        pytest.param(
+            "assist-se", {"delivery_start": "1999-12-31"}, "delivery_start", "1999-12-31", id="start-1999"
+        ),
+        pytest.param(
+            "assist-se", {"delivery_start": "2100-01-01"}, "delivery_start", "2100-01-01", id="start-2100"
+        ),
+        pytest.param(
+            "pakkepilot-no",
+            {"delivery_start": "0001-01-01"},
+            "delivery_start",
+            "0001-01-01",
+            id="start-year-1",
+        ),
+        pytest.param(
+            "kundprocess-se",
+            {"dates": {"renewal": "2100-01-01"}},
+            "dates.renewal",
+            "2100-01-01",
+            id="renewal-2100",
+        ),
+        pytest.param(
+            "kundprocess-se",
+            {"dates": {"renewal": "1999-12-31"}},
+            "dates.renewal",
+            "1999-12-31",
+            id="renewal-1999",
+        ),
+    ],
+)
+async def test_contract_with_a_date_outside_2000_to_2099_is_422_and_starts_nothing(
+    kickoff: Kickoff, pipeline: str, overrides: dict[str, Any], field: str, reason: str
+) -> None:
+    """delivery_start and the contract's dates must lie in 2000–2099: 422 naming the field, no run."""
+    payload = _payload(pipeline, **overrides)
+    response = await kickoff.submit(payload)
+    assert response.status_code == 422, response.text
+    assert f"{field}: Value error, {reason} is outside 2000–2099" in _reasons(response)
+    missing = await kickoff.get(f"/onboardings/{PREFIXES[pipeline]}-{payload['contract_id']}")
+    assert missing.status_code == 404, missing.text
+
+
+async def test_contract_dates_on_the_bounds_are_accepted(kickoff: Kickoff) -> None:
+    """2000-01-01 and 2099-12-31 are inside the bound: both contracts start a run."""
+    oid = await _start(kickoff, "kundprocess-se", dates={"renewal": "2099-12-31"})
+    assert (await kickoff.state(oid))["stage"] == "onboarding"
+    early = await kickoff.submit(_payload("assist-se", delivery_start="2000-01-01"))
+    assert early.status_code == 202, early.text
+    late = await kickoff.submit(_payload("assist-se", delivery_start="2099-12-31"))
+    assert late.status_code == 202, late.text
+    state = await kickoff.until(late.json()["id"], lambda s: s["next_step_at"] is not None)
+    assert (state["stage"], state["next_step_at"]) == ("new", "2100-01-01T07:00:00Z")
+
+
+@pytest.mark.parametrize("pipeline", ["pakkepilot-no", "assist-se"])
+async def test_contract_with_empty_modules_is_422_and_starts_nothing(kickoff: Kickoff, pipeline: str) -> None:
+    """`modules: []` would onboard nothing: 422 saying modules is empty (leave it out for the defaults)."""
+    payload = _payload(pipeline, modules=[])
+    response = await kickoff.submit(payload)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert "modules is empty" in detail
+    assert "leave the field out" in detail
+    missing = await kickoff.get(f"/onboardings/{PREFIXES[pipeline]}-{payload['contract_id']}")
+    assert missing.status_code == 404, missing.text
+
+
+@pytest.mark.parametrize("signed_at", ["1999-12-31T10:00:00+01:00", "9999-12-31T23:59:59-12:00"])
+async def test_contract_signed_outside_2000_to_2099_is_422(kickoff: Kickoff, signed_at: str) -> None:
+    """signed_at is an anchor (pakkepilot-no's kick-off chase counts from it) but takes any year: the
+    contract gets 202, and with 9999-12-31 the run's workflow task fails on every attempt (OverflowError
+    in offset_moment) so GET answers 503 for good."""
+    payload = _payload("pakkepilot-no", signed_at=signed_at)
+    response = await kickoff.submit(payload)
+    assert response.status_code == 422, response.text
+    assert "signed_at" in _reasons(response)
+
+
+# ---------------------------------------------------------------- Idempotency-Key
+
+
+async def _keyed(kickoff: Kickoff, path: str, body: Any, key: str) -> httpx.Response:
+    """POST with the API key and an Idempotency-Key header."""
+    headers = {**kickoff.api.auth, "Idempotency-Key": key}
+    return await kickoff.http.post(path, json=body, headers=headers)
+
+
+def _key() -> str:
+    return f"key-{uuid.uuid4().hex}"
+
+
+ANSWERED = {"outcome": "answered", "note": "bokar möte"}
+
+
+async def test_an_event_sent_twice_with_one_key_is_applied_once(kickoff: Kickoff) -> None:
+    """call_logged sent twice with the same Idempotency-Key: both answer 202 alike, one timeline entry;
+    a different key is a different request and adds a second."""
+    oid = await kickoff.start()
+    path, key = f"/onboardings/{oid}/events/call_logged", _key()
+    first = await _keyed(kickoff, path, ANSWERED, key)
+    again = await _keyed(kickoff, path, ANSWERED, key)
+    assert (first.status_code, again.status_code) == (202, 202), again.text
+    assert again.json() == first.json() == {"id": oid, "stage": "onboarding"}
+    state = await kickoff.state(oid)
+    assert _ticks(state, "call_logged") == 1
+    assert [t["status"] for t in state["tasks"] if t["kind"] == "call"] == ["done"]
+
+    other = await _keyed(kickoff, path, ANSWERED, _key())
+    assert other.status_code == 202, other.text
+    assert _ticks(await kickoff.state(oid), "call_logged") == 2
+
+
+async def test_concurrent_retries_with_one_key_apply_once(kickoff: Kickoff) -> None:
+    """Three requests with the same key at once all answer 202 and leave one timeline entry."""
+    oid = await kickoff.start()
+    path, key = f"/onboardings/{oid}/events/call_logged", _key()
+    responses = await asyncio.gather(*(_keyed(kickoff, path, ANSWERED, key) for _ in range(3)))
+    assert [r.status_code for r in responses] == [202, 202, 202], [r.text for r in responses]
+    assert _ticks(await kickoff.state(oid), "call_logged") == 1
+
+
+async def test_a_key_belongs_to_one_onboarding(kickoff: Kickoff) -> None:
+    """The same key on two onboardings is two requests: each run logs the call once."""
+    first, second = await kickoff.start(), await kickoff.start()
+    key = _key()
+    for oid in (first, second, first):
+        response = await _keyed(kickoff, f"/onboardings/{oid}/events/call_logged", ANSWERED, key)
+        assert response.status_code == 202, response.text
+    for oid in (first, second):
+        assert _ticks(await kickoff.state(oid), "call_logged") == 1
+
+
+async def test_a_key_answers_with_its_first_request_whatever_is_sent_again(kickoff: Kickoff) -> None:
+    """A key names a request: sent again with another payload or another event, the first answer
+    comes back and nothing more is applied (the run is not parked, the outcome stays 'answered')."""
+    oid = await kickoff.start()
+    key = _key()
+    first = await _keyed(kickoff, f"/onboardings/{oid}/events/call_logged", ANSWERED, key)
+    assert first.status_code == 202, first.text
+    before = await kickoff.state(oid)
+    for event, body in (("call_logged", {"outcome": "no_answer"}), ("park", {"reason": "semester"})):
+        response = await _keyed(kickoff, f"/onboardings/{oid}/events/{event}", body, key)
+        assert response.status_code == 202, response.text
+        assert response.json() == {"id": oid, "stage": "onboarding"}
+    after = await kickoff.state(oid)
+    assert comparable(after) == comparable(before)
+    [detail] = [e["detail"] for e in after["timeline"] if e["event"] == "call_logged"]
+    assert detail.startswith("Samtal genomfört")
+
+
+async def test_a_refused_request_does_not_use_up_its_key(kickoff: Kickoff) -> None:
+    """A request refused with 422 or 409 is not remembered: the same key, sent once the request can
+    be applied, applies it (once)."""
+    oid = await kickoff.start()
+    key = _key()
+    path = f"/onboardings/{oid}/events/call_logged"
+    refused = await _keyed(kickoff, path, {"outcome": "maybe"}, key)
+    assert refused.status_code == 422, refused.text
+    for _ in range(2):
+        response = await _keyed(kickoff, path, ANSWERED, key)
+        assert response.status_code == 202, response.text
+    assert _ticks(await kickoff.state(oid), "call_logged") == 1
+
+    resume = f"/onboardings/{oid}/events/resume"
+    key = _key()
+    refused = await _keyed(kickoff, resume, {}, key)
+    assert refused.status_code == 409, refused.text
+    parked = await kickoff.post(f"/onboardings/{oid}/events/park", {"reason": "semester"})
+    assert parked.json()["stage"] == "manual_follow_up"
+    for _ in range(2):
+        response = await _keyed(kickoff, resume, {}, key)
+        assert response.status_code == 202, response.text
+        assert response.json() == {"id": oid, "stage": "onboarding"}
+    assert _ticks(await kickoff.state(oid), "resume") == 1
+
+
+async def test_checklist_ticks_with_keys_apply_once_each(kickoff: Kickoff) -> None:
+    """tick, untick, tick with three keys: three changes. Sending the first tick's key again with an
+    untick answers the first tick's 200 (ticked) and leaves the item ticked; the untick's key sent with
+    a tick answers the untick's 200 (not ticked), and nothing changes either."""
+    oid = await _start(kickoff, "pakkepilot-no")
+    path = f"/onboardings/{oid}/checklist/portal_access"
+    tick_key, untick_key, retick_key = _key(), _key(), _key()
+    ticked = await _keyed(kickoff, path, {"by": "Kari"}, tick_key)
+    unticked = await _keyed(kickoff, path, {"ticked": False}, untick_key)
+    reticked = await _keyed(kickoff, path, {"by": "Ola"}, retick_key)
+    assert [r.status_code for r in (ticked, unticked, reticked)] == [200, 200, 200], reticked.text
+    assert [r.json()["ticked"] for r in (ticked, unticked, reticked)] == [True, False, True]
+    assert unticked.json()["unticked"] == BEFORE_GO_LIVE
+    state = await kickoff.state(oid)
+    assert (_ticks(state, "checklist_ticked"), _ticks(state, "checklist_unticked")) == (2, 1)
+    assert _item(state, "portal_access")["ticked_by"] == "Ola"
+
+    retried = await _keyed(kickoff, path, {"ticked": False}, tick_key)
+    assert retried.status_code == 200, retried.text
+    assert retried.json() == ticked.json()
+    retried = await _keyed(kickoff, path, {"by": "Per"}, untick_key)
+    assert retried.status_code == 200, retried.text
+    assert retried.json() == unticked.json()
+    after = await kickoff.state(oid)
+    assert after["checklist"] == state["checklist"]
+    assert comparable(after) == comparable(state)
+
+
+async def test_concurrent_checklist_ticks_with_one_key_answer_alike(kickoff: Kickoff) -> None:
+    """Concurrent ticks with one key answer the same 200 and leave one tick, by one of the senders."""
+    oid = await _start(kickoff, "pakkepilot-no")
+    path, key = f"/onboardings/{oid}/checklist/returns_agreed", _key()
+    responses = await asyncio.gather(*(_keyed(kickoff, path, {"by": f"staff {n}"}, key) for n in range(3)))
+    assert [r.status_code for r in responses] == [200, 200, 200], [r.text for r in responses]
+    assert len({r.text for r in responses}) == 1
+    state = await kickoff.state(oid)
+    assert _ticks(state, "checklist_ticked") == 1
+    assert _item(state, "returns_agreed")["ticked_by"] in {f"staff {n}" for n in range(3)}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "entry"),
+    [("events/call_logged", ANSWERED, "call_logged"), ("checklist/portal_access", None, "checklist_ticked")],
+    ids=["event", "checklist"],
+)
+async def test_an_idempotency_key_over_200_characters_is_422(
+    kickoff: Kickoff, path: str, body: dict[str, Any] | None, entry: str
+) -> None:
+    """A key of 201 characters gets 422 naming the header and changes nothing; 200 are accepted."""
+    oid = await _start(kickoff, "pakkepilot-no")
+    before = await kickoff.state(oid)
+    response = await _keyed(kickoff, f"/onboardings/{oid}/{path}", body, "k" * 201)
+    assert response.status_code == 422, response.text
+    assert "header.idempotency-key: String should have at most 200 characters" in _reasons(response)
+    after = await kickoff.state(oid)
+    assert comparable(after) == comparable(before)
+    assert after["checklist"] == before["checklist"]
+
+    accepted = await _keyed(kickoff, f"/onboardings/{oid}/{path}", body, "k" * 200)
+    assert accepted.status_code in (200, 202), accepted.text
+    assert _ticks(before, entry) == 0
+    assert _ticks(await kickoff.state(oid), entry) == 1
+
+
+async def test_retrying_a_goal_event_with_its_key_after_the_run_completed_answers_alike(
+    kickoff: Kickoff,
+) -> None:
+    """meeting_booked closes the run; a retry of it with the same key after the run has completed is
+    answered 409 'completed' although Temporal still holds the update's result for that id."""
+    oid = await kickoff.start()
+    path, key = f"/onboardings/{oid}/events/meeting_booked", _key()
+    first = await _keyed(kickoff, path, MEETING, key)
+    assert first.status_code == 202, first.text
+    await kickoff.until(oid, lambda s: s["status"] == "completed")
+    retried = await _keyed(kickoff, path, MEETING, key)
+    assert (retried.status_code, retried.json()) == (202, first.json()), retried.text
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        (("events/call_logged", ANSWERED), ("checklist/portal_access", None)),
+        (("checklist/portal_access", None), ("events/call_logged", ANSWERED)),
+    ],
+    ids=["event-then-tick", "tick-then-event"],
+)
+async def test_a_key_reused_on_the_other_endpoint_is_not_a_500(
+    kickoff: Kickoff, first: tuple[str, Any], then: tuple[str, Any]
+) -> None:
+    """A key first used for an event and then for a checklist tick (or the other way round) makes the
+    API decode the event's stage as a checklist (or a checklist as a stage): 500."""
+    oid = await _start(kickoff, "pakkepilot-no")
+    key = _key()
+    response = await _keyed(kickoff, f"/onboardings/{oid}/{first[0]}", first[1], key)
+    assert response.status_code in (200, 202), response.text
+    response = await _keyed(kickoff, f"/onboardings/{oid}/{then[0]}", then[1], key)
+    assert response.status_code < 500, response.text
+
+
+async def test_a_key_reused_for_an_item_of_another_checklist_is_not_a_500(kickoff: Kickoff) -> None:
+    """On wisenetwork-fi a key first used to tick training_sales (checklist trainings) and then sent
+    to tick settings_done (launch_ready) returns the trainings items, in which the route's
+    next(...) finds no settings_done: StopIteration, 500."""
+    oid = await _start(kickoff, "wisenetwork-fi")
+    key = _key()
+    response = await _keyed(kickoff, f"/onboardings/{oid}/checklist/training_sales", None, key)
+    assert response.status_code == 200, response.text
+    response = await _keyed(kickoff, f"/onboardings/{oid}/checklist/settings_done", None, key)
+    assert response.status_code < 500, response.text

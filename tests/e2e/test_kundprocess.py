@@ -531,3 +531,47 @@ async def test_partnership_ended_completes_the_run_and_later_events_conflict(jou
     tick = await journey.tick(oid, "enrich_data", ticked=False)
     assert tick.status_code == 409, tick.text
     assert (await journey.onboarding(oid))["timeline"] == body["timeline"]
+
+
+# ------------------------------------------------------------------ review regressions
+
+
+async def test_a_back_dated_contact_never_rewinds_the_clock_and_a_future_one_is_refused(
+    journey: Journey,
+) -> None:
+    """A contact reported late for an earlier date leaves the 90-day clock counting from the most
+    recent contact; a contact dated in the future is refused (422) and changes nothing."""
+    oid, entered = await partnership(journey, sthlm(2027, 9, 6, 9))
+    recent = entered + timedelta(days=50)
+    await skip_then_settle(journey, oid, recent)
+    response = await journey.event(oid, "contact_logged", {"channel": "phone", "summary": "Avstämning"})
+    assert response.status_code == 202, response.text
+
+    back_dated = {
+        "channel": "email",
+        "summary": "Mejl",
+        "contacted_on": (entered + timedelta(days=5)).date().isoformat(),
+    }
+    assert (await journey.event(oid, "contact_logged", back_dated)).status_code == 202
+    future = {"channel": "email", "summary": "Mejl", "contacted_on": "2036-01-01"}
+    refused = await journey.event(oid, "contact_logged", future)
+    assert refused.status_code == 422, refused.text
+    assert "contacted_on" in refused.json()["detail"]
+
+    state = await journey.settled(oid)
+    assert about(state.anchors["last_contact"], recent)
+    # Had the back-dated contact rewound the clock, a reminder would come at entered + 95 days.
+    await skip_then_settle(journey, oid, entered + timedelta(days=100))
+    assert not tasks_titled(await journey.onboarding(oid), REMINDER)
+
+
+async def test_a_complete_customer_card_skips_the_week_1_overdue_warning(journey: Journey) -> None:
+    """The card is complete but delivery has not been started yet: no overdue task at business
+    day 5, and the timeline says why the step did nothing."""
+    oid = await start(journey, sthlm(2027, 9, 6, 9))
+    await tick_customer_card(journey, oid)
+    await journey.skip_to(sthlm(2027, 9, 14, 12))
+    body = await journey.onboarding(oid)
+    assert body["stage"] == "onboarding"
+    assert not tasks_titled(body, OVERDUE)
+    assert timeline(body, "step_skipped") == [sthlm(2027, 9, 13, 9)]

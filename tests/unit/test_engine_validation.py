@@ -12,11 +12,13 @@ from __future__ import annotations
 import pytest
 
 from kickoff.pipelines import parse_pipelines
+from kickoff.pipelines.model import MAX_DAYS
 from tests.unit.test_pipeline_validation import (
     TEXT,
     Case,
     assert_reported,
     baseline_versions,
+    block,
     edit,
     line_of,
     problems_of,
@@ -129,7 +131,7 @@ CASES = {
         PP,
     ),
     "event-anchor-from-a-number-field": Case(
-        "contacted_on: {type: date}",
+        "contacted_on: {type: date, past: true}",
         "contacted_on: {type: number}",
         "anchors: {last_contact: contacted_on}",
         None,
@@ -568,14 +570,23 @@ def test_each_new_problem_names_pipeline_stage_and_line(case: Case) -> None:
             "anchor: [last_contakt, entered:partnership]",
             "unknown anchor 'last_contakt'",
         ),
-        ("anchor: contract:renewal,", "anchor: contract:renewl,", "unknown anchor 'contract:renewl'"),
+        (
+            "anchor: entered:partnership, days: 13,",
+            "anchor: contract:renewl, days: 13,",
+            "unknown anchor 'contract:renewl'",
+        ),
         (
             "entered:partnership], days: 90,",
             "entered:partnership], days: 0,",
             "a repeating step needs a positive offset",
         ),
+        (
+            "entered:partnership], days: 90,",
+            "entered:partnership], days: -90, unit: business_days,",
+            "business days count forwards only",
+        ),
     ],
-    ids=["list-anchor", "contract-anchor", "repeat-days"],
+    ids=["list-anchor", "contract-anchor", "repeat-days", "negative-business-days"],
 )
 def test_a_problem_in_a_shared_yaml_schedule_is_reported_for_each_stage_at_its_one_line(
     old: str, new: str, message: str
@@ -759,3 +770,273 @@ def test_a_shape_error_does_not_hide_problems_in_other_pipelines() -> None:
     text = edit("calendar: {country: 'NO'}", "calendar: {country: NO}", PP)
     text = edit("requires: [trainings, launch_ready]", "requires: [trainings, launch_redy]", WN, text)
     assert {p.pipeline for p in problems_of(text)} == {PP, WN}
+
+
+# --------------------------------------------------------------------------
+# Offsets bounded to ten years, business days forwards only, repeating keys,
+# unless_ticked and advance_only: the same one-edit table as CASES above.
+
+OWN_EXPANSION_SCHEDULE = """        schedule:
+          - key: contact-reminder
+            at: {anchor: [last_contact, entered:partnership], days: 60, time: "08:00"}
+            repeat: true
+            summary: 60 days without a logged contact
+            do:
+              - task: {kind: call, title: "60 dagar utan loggad kontakt", owner_role: customer_success}
+"""
+
+LIMIT_CASES = {
+    # ---- day offsets: at most MAX_DAYS (3660) either way
+    "step-days-beyond-ten-years": Case(
+        "at: {anchor: signed_at, days: 3,",
+        "at: {anchor: signed_at, days: 3661,",
+        "days: 3661",
+        "kickoff",
+        "Input should be less than or equal to 3660",
+        PP,
+    ),
+    "deadline-days-beyond-ten-years-before": Case(
+        "at: {anchor: contract:renewal, days: -60,",
+        "at: {anchor: contract:renewal, days: -3661,",
+        "days: -3661",
+        None,
+        "Input should be greater than or equal to -3660",
+        KP,
+    ),
+    "task-due-beyond-ten-years": Case(
+        "owner_role: designer, due: {days: 5,",
+        "owner_role: designer, due: {days: 3661,",
+        "days: 3661",
+        "system_opening",
+        "Input should be less than or equal to 3660",
+        WN,
+    ),
+    "event-task-due-beyond-ten-years": Case(
+        'owner_role: cto, due: {days: 1, unit: business_days, time: "17:00"}',
+        'owner_role: cto, due: {days: 3661, unit: business_days, time: "17:00"}',
+        "days: 3661",
+        None,
+        "Input should be less than or equal to 3660",
+        KP,
+    ),
+    # ---- business days count forwards only
+    "negative-business-days-in-a-step": Case(
+        "at: {anchor: kickoff_held, days: 4, unit: business_days,",
+        "at: {anchor: kickoff_held, days: -4, unit: business_days,",
+        "days: -4",
+        "integration",
+        "business days count forwards only: use unit days or weeks for a moment before",
+        PP,
+    ),
+    "negative-business-days-in-a-deadline": Case(
+        "at: {anchor: kickoff_held, days: 20, unit: business_days,",
+        "at: {anchor: kickoff_held, days: -20, unit: business_days,",
+        "days: -20",
+        None,
+        "business days count forwards only",
+        WN,
+    ),
+    # ---- a repeating step's key is its recurrence: one plan per key across stages
+    "repeating-key-planned-differently-in-another-stage": Case(
+        "        schedule: *ongoing_contact\n",
+        OWN_EXPANSION_SCHEDULE,
+        "key: contact-reminder\n            at: {anchor: [last_contact, entered:partnership], days: 60",
+        "expansion",
+        "repeating step 'contact-reminder' shares its key (and so its recurrence) with a step of "
+        "another stage that is planned differently: give it its own key",
+        KP,
+    ),
+    "repeating-key-of-a-one-off-step-in-another-stage": Case(
+        'key: day-33-call\n            at: {anchor: entered:onboarding, days: 33, time: "08:00"}\n'
+        "            summary: day 33 call task\n",
+        'key: day-3-call\n            at: {anchor: entered:onboarding, days: 33, time: "08:00"}\n'
+        "            summary: day 33 call task\n            repeat: true\n",
+        "key: day-3-call\n            at: {anchor: entered:onboarding, days: 33",
+        "follow_up",
+        "repeating step 'day-3-call' shares its key",
+    ),
+    # ---- unless_ticked names a checklist of the pipeline
+    "unknown-checklist-in-unless-ticked": Case(
+        "unless_ticked: [customer_card]",
+        "unless_ticked: [customer_crd]",
+        "unless_ticked: [customer_crd]",
+        "onboarding",
+        "unknown checklist 'customer_crd' (checklists: customer_card)",
+        KP,
+    ),
+    "unless-ticked-in-a-pipeline-without-checklists": Case(
+        "            summary: day 3 call task\n",
+        "            summary: day 3 call task\n            unless_ticked: [contact_made]\n",
+        "unless_ticked: [contact_made]",
+        "onboarding",
+        "unknown checklist 'contact_made' (checklists: none)",
+    ),
+    "unknown-checklist-in-a-deadline-unless-ticked": Case(
+        "        in_stages: [system_opening, training]\n",
+        "        in_stages: [system_opening, training]\n        unless_ticked: [trainings, launch_redy]\n",
+        "unless_ticked: [trainings, launch_redy]",
+        None,
+        "unknown checklist 'launch_redy' (checklists: trainings, launch_ready)",
+        WN,
+    ),
+    "checklist-item-in-unless-ticked": Case(
+        "            summary: no kick-off after 3 business days – call\n",
+        "            summary: no kick-off after 3 business days – call\n"
+        "            unless_ticked: [portal_access]\n",
+        "unless_ticked: [portal_access]",
+        "kickoff",
+        "unknown checklist 'portal_access' (checklists: before_go_live)",
+        PP,
+    ),
+    # ---- advance_only names an anchor the event itself sets
+    "advance-only-anchor-misspelt": Case(
+        "advance_only: [last_contact]",
+        "advance_only: [last_contakt]",
+        "advance_only: [last_contakt]",
+        None,
+        "anchor 'last_contakt' is not one this event sets (anchors or stamps)",
+        KP,
+    ),
+    "advance-only-anchor-another-event-sets": Case(
+        "        completes_task_kind: call\n",
+        "        completes_task_kind: call\n        advance_only: [kickoff_held]\n",
+        "advance_only: [kickoff_held]",
+        None,
+        "anchor 'kickoff_held' is not one this event sets (anchors or stamps)",
+        WN,
+    ),
+    "advance-only-a-contract-anchor": Case(
+        "        completes_task_kind: kickoff\n",
+        "        completes_task_kind: kickoff\n        advance_only: [kickoff_held, signed_at]\n",
+        "advance_only: [kickoff_held, signed_at]",
+        None,
+        "anchor 'signed_at' is not one this event sets (anchors or stamps)",
+        PP,
+    ),
+    "advance-only-on-an-event-without-anchors": Case(
+        "        allowed_in: [manual_follow_up]\n",
+        "        allowed_in: [manual_follow_up]\n        advance_only: [park_until]\n",
+        "advance_only: [park_until]",
+        None,
+        "anchor 'park_until' is not one this event sets (anchors or stamps)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(LIMIT_CASES.values()), ids=list(LIMIT_CASES))
+def test_each_limit_problem_names_pipeline_stage_and_line(case: Case) -> None:
+    """Offsets beyond ten years, negative business days, a repeating key planned twice, an unknown
+    unless_ticked checklist or an advance_only anchor the event does not set: one edit, one problem
+    naming the pipeline, the stage (where there is one) and the line."""
+    assert_reported(case)
+
+
+def test_a_one_off_step_sharing_a_repeating_steps_key_is_reported_for_each_stage() -> None:
+    """A one-off step in delivery keyed like the shared repeating contact reminder makes the reminder
+    of both partnership and expansion a problem, reported at the one line the schedule is written."""
+    text = edit("key: programme-week-3", "key: contact-reminder", KP)
+    matching = [p for p in problems_of(text) if "shares its key" in p.message]
+    line = line_of(text, "key: contact-reminder\n            at: {anchor: [last_contact", KP)
+    assert sorted((p.pipeline, p.stage, p.line) for p in matching) == [
+        (KP, "expansion", line),
+        (KP, "partnership", line),
+    ], [str(p) for p in matching]
+    assert all("'contact-reminder'" in p.message for p in matching)
+
+
+def test_offsets_of_exactly_ten_years_are_accepted() -> None:
+    """MAX_DAYS itself is allowed either way, for a step's moment and a task's due date."""
+    text = edit("at: {anchor: signed_at, days: 3,", "at: {anchor: signed_at, days: 3660,", PP)
+    text = edit(
+        "at: {anchor: contract:renewal, days: -60,", "at: {anchor: contract:renewal, days: -3660,", KP, text
+    )
+    text = edit("owner_role: designer, due: {days: 5,", "owner_role: designer, due: {days: 3660,", WN, text)
+    pipelines = parse_pipelines(text).pipelines
+    assert pipelines[PP].stage("kickoff").schedule[0].at.days == MAX_DAYS
+    assert pipelines[KP].deadlines[0].at.days == -MAX_DAYS
+    task = pipelines[WN].stage("system_opening").on_enter[0].task
+    assert task is not None
+    assert task.due.days == MAX_DAYS
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "unit"),
+    [
+        ("days: 4, unit: business_days,", "days: -4, unit: days,", "days"),
+        ("days: 4, unit: business_days,", "days: -1, unit: weeks,", "weeks"),
+        ("days: 4, unit: business_days,", "days: 0, unit: business_days,", "business_days"),
+    ],
+    ids=["days-before", "weeks-before", "zero-business-days"],
+)
+def test_a_moment_before_its_anchor_in_days_or_weeks_is_accepted(old: str, new: str, unit: str) -> None:
+    """Only business days must count forwards; calendar days and weeks may point before the anchor,
+    and zero business days is the anchor itself."""
+    text = edit(f"at: {{anchor: kickoff_held, {old}", f"at: {{anchor: kickoff_held, {new}", PP)
+    step = parse_pipelines(text).pipelines[PP].stage("integration").schedule[0]
+    assert step.at.unit == unit
+
+
+def test_a_repeating_step_planned_alike_in_two_stages_may_share_its_key() -> None:
+    """The shipped kundprocess-se shares its repeating steps between partnership and expansion (a
+    YAML alias); written out twice with the same plan, they load the same way."""
+    pipelines = parse_pipelines(TEXT).pipelines
+    partnership, expansion = pipelines[KP].stage("partnership"), pipelines[KP].stage("expansion")
+    assert [s.key for s in partnership.schedule] == [s.key for s in expansion.schedule]
+    assert all(s.repeat for s in partnership.schedule)
+
+    start, end = block(TEXT, KP)
+    shared = TEXT[start:end].split("schedule: &ongoing_contact\n", 1)[1].split("\n\n", 1)[0]
+    text = edit("        schedule: *ongoing_contact\n", f"        schedule:\n{shared}\n", KP)
+    written_out = parse_pipelines(text)
+    assert written_out.pipelines[KP].stage("expansion").schedule == expansion.schedule
+    assert written_out.version(KP) == baseline_versions()[KP]
+
+
+def test_unless_ticked_and_advance_only_naming_their_own_things_are_accepted() -> None:
+    """unless_ticked on a deadline with a known checklist, and advance_only on an anchor the event only
+    stamps (no payload field), load with the values given."""
+    text = edit(
+        "        in_stages: [system_opening, training]\n",
+        "        in_stages: [system_opening, training]\n        unless_ticked: [launch_ready]\n",
+        WN,
+    )
+    text = edit("        anchors: {last_contact: contacted_on}\n", "", KP, text)
+    text = edit(
+        "        completes_task_kind: kickoff\n",
+        "        completes_task_kind: kickoff\n        advance_only: [kickoff_held]\n",
+        PP,
+        text,
+    )
+    pipelines = parse_pipelines(text).pipelines
+    assert pipelines[WN].deadlines[0].unless_ticked == ("launch_ready",)
+    contact = pipelines[KP].events["contact_logged"]
+    assert (contact.stamps, dict(contact.anchors), contact.advance_only) == (
+        ("last_contact",),
+        {},
+        ("last_contact",),
+    )
+    assert pipelines[PP].events["kickoff_held"].advance_only == ("kickoff_held",)
+
+
+def test_the_shipped_file_uses_unless_ticked_and_advance_only() -> None:
+    """kundprocess-se's week-1 warning is skipped once the customer card is complete, and a late
+    contact report never moves the contact clock back."""
+    kp = parse_pipelines(TEXT).pipelines[KP]
+    [warning] = kp.stage("onboarding").schedule
+    assert (warning.key, warning.unless_ticked) == ("customer-card-overdue", ("customer_card",))
+    assert kp.events["contact_logged"].advance_only == ("last_contact",)
+
+
+def test_a_problem_in_the_renewal_deadline_is_reported_once_without_a_stage() -> None:
+    """kundprocess-se's renewal reminder moved from the shared schedule to a once-per-run deadline:
+    a misspelt contract anchor in it is now one problem, under no stage."""
+    assert_reported(
+        Case(
+            "anchor: contract:renewal,",
+            "anchor: contract:renewl,",
+            "contract:renewl",
+            None,
+            "unknown anchor 'contract:renewl'",
+            KP,
+        )
+    )

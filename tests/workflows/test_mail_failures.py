@@ -10,9 +10,18 @@ from aiosmtpd.controller import Controller
 from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
+from kickoff.domain import TickInput
 from kickoff.mailcatcher import free_port
 from kickoff.workflows.onboarding import OnboardingWorkflow
-from tests.support import book_meeting, eventually, local_date, make_contract, onboarding_input
+from tests.support import (
+    book_meeting,
+    eventually,
+    local_date,
+    make_contract,
+    onboarding_input,
+    send_event,
+    settled_state,
+)
 
 MAIL_FROM = "Kickoff <kickoff@test.example>"
 
@@ -151,3 +160,70 @@ async def test_a_mail_smtp_is_taking_when_the_run_moves_on_is_recorded_as_sent(
     assert [m.template for m in final.emails] == ["welcome", "kickoff_booked"]
     assert not [e for e in final.timeline if e.event == "mail_cancelled"]
     assert len(slow.accepted) == 2
+
+
+class _SlowRcptWhenAsked:
+    """An SMTP relay that accepts at once, until told to take its time over RCPT."""
+
+    def __init__(self) -> None:
+        self.slow = False
+        self.rcpt_begun = threading.Event()
+        self.accepted: list[str] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd hook
+        if self.slow:
+            self.rcpt_begun.set()
+            await asyncio.sleep(1.5)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook
+        self.accepted.append(envelope.content.decode("utf-8", "replace"))
+        return "250 OK"
+
+
+async def test_an_events_own_mail_survives_a_stage_move(ts_env, task_queue, tmp_path, started_runs):
+    """The churn escalation mails the team; delivery starts while that mail is still on its way
+    (before DATA). The escalation belongs to the run, not to the stage it was raised in: it is
+    delivered and recorded, not cancelled like a stage's own leftover mail."""
+    relay = _SlowRcptWhenAsked()
+    controller = Controller(relay, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        mail = MailActivities(
+            SmtpConfig("127.0.0.1", controller.port, MAIL_FROM), MailLedger(tmp_path / "ledger.sqlite3")
+        )
+        async with Worker(
+            ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow], activities=[mail.send_mail]
+        ):
+            now = await ts_env.get_current_time()
+            contract = make_contract(
+                pipeline="kundprocess-se",
+                signed_at=now.isoformat(),
+                delivery_start=local_date(now).isoformat(),
+            )
+            inp = onboarding_input(contract)
+            started_runs.append(inp.onboarding_id)
+            handle = await ts_env.client.start_workflow(
+                OnboardingWorkflow.run, inp, id=inp.onboarding_id, task_queue=task_queue
+            )
+            for item in inp.pipeline.checklists["customer_card"].items:
+                await handle.execute_update(OnboardingWorkflow.tick_item, TickInput(item=item.id))
+            await settled_state(ts_env, handle)
+            relay.slow = True
+            await send_event(handle, "churn_risk", reason="New CEO questions the contract")
+            await asyncio.to_thread(relay.rcpt_begun.wait, 20)
+            assert relay.rcpt_begun.is_set()
+            assert await send_event(handle, "start_delivery") == "delivery"
+            state = await eventually(
+                lambda: handle.query(OnboardingWorkflow.state), lambda s: s.pending_actions == 0, within=30
+            )
+            history = await handle.fetch_history()
+    finally:
+        controller.stop()
+
+    # Not even asked to stop (a stage's own mail would have been, and then raced the relay).
+    assert not [e for e in history.events if e.HasField("activity_task_cancel_requested_event_attributes")]
+    assert not [e for e in state.timeline if e.event == "mail_cancelled"]
+    assert [m.template for m in state.emails].count("notify") == 2  # "new customer", then the escalation
+    assert any("New CEO questions the contract" in body for body in relay.accepted)

@@ -273,14 +273,30 @@ class OnboardingService:
             )
         return handle
 
-    async def apply_event(self, oid: str, event: EventInput) -> str:
-        handle = await self._running(oid)
-        stage: str = await self._update(handle, OnboardingWorkflow.apply_event, event)
+    async def apply_event(self, oid: str, event: EventInput, idempotency_key: str | None = None) -> str:
+        handle = await self._target(oid, idempotency_key)
+        stage: str = await self._update(
+            handle, OnboardingWorkflow.apply_event, event, update_id=_update_id("event", idempotency_key)
+        )
         return stage
 
-    async def tick_item(self, oid: str, tick: TickInput) -> list[ChecklistItemState]:
-        handle = await self._running(oid)
-        items: list[ChecklistItemState] = await self._update(handle, OnboardingWorkflow.tick_item, tick)
+    async def _target(self, oid: str, idempotency_key: str | None) -> WorkflowHandle[Any, Any]:
+        """The run an action goes to. A retry with an Idempotency-Key goes to the latest run even
+        when it has finished: Temporal answers an update it already applied with its result."""
+        if idempotency_key is None:
+            return await self._running(oid)
+        handle, _ = await self._describe(oid)
+        return handle
+
+    async def tick_item(
+        self, oid: str, tick: TickInput, idempotency_key: str | None = None
+    ) -> list[ChecklistItemState]:
+        handle = await self._target(oid, idempotency_key)
+        # Keyed per item: a key reused for another item is another request, not a retry.
+        key = _update_id(f"tick:{tick.item}", idempotency_key)
+        items: list[ChecklistItemState] = await self._update(
+            handle, OnboardingWorkflow.tick_item, tick, update_id=key
+        )
         return items
 
     async def complete_task(self, task: str) -> str:
@@ -298,7 +314,8 @@ class OnboardingService:
         if pipeline is None:
             raise ConflictError(f"pipeline {current.pipeline!r} is no longer defined in pipelines.yaml")
         version = self.catalog.version(pipeline.id)
-        if description.status == WorkflowExecutionStatus.RUNNING and _is_goal(pipeline, current.stage):
+        finishing = _is_goal(pipeline, current.stage) or current.goal_event is not None
+        if description.status == WorkflowExecutionStatus.RUNNING and finishing:
             # Just booked: the run is sending its closing mail. A no-show reported
             # right away must not be refused for that: wait for the run to finish.
             closing = self.client.get_workflow_handle_for(
@@ -346,10 +363,18 @@ class OnboardingService:
         return current.cycle + 1, pipeline.restart.stage
 
     async def _update(
-        self, handle: WorkflowHandle[Any, Any], update: Any, arg: Any, *, handed_over: bool = False
+        self,
+        handle: WorkflowHandle[Any, Any],
+        update: Any,
+        arg: Any,
+        *,
+        update_id: str | None = None,
+        handed_over: bool = False,
     ) -> Any:
+        """Run an update; with ``update_id`` (a client's Idempotency-Key) Temporal applies a
+        retried request once and answers the retry with the first result."""
         try:
-            return await handle.execute_update(update, arg, rpc_timeout=UPDATE_TIMEOUT)
+            return await handle.execute_update(update, arg, id=update_id, rpc_timeout=UPDATE_TIMEOUT)
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             log.warning("onboarding.update_timed_out", onboarding_id=handle.id)
             raise UnavailableError(
@@ -372,7 +397,7 @@ class OnboardingService:
             # over into its successor (continue-as-new), which takes the update instead.
             successor, description = await self._describe(handle.id)
             if not handed_over and description.status == WorkflowExecutionStatus.RUNNING:
-                return await self._update(successor, update, arg, handed_over=True)
+                return await self._update(successor, update, arg, update_id=update_id, handed_over=True)
             raise ConflictError(f"onboarding {handle.id} has finished: {err.message}") from None
 
     async def temporal_ok(self) -> bool:
@@ -382,9 +407,16 @@ class OnboardingService:
             return False
 
 
+def _update_id(kind: str, idempotency_key: str | None) -> str | None:
+    """Temporal update ids per kind of action, so one client key never answers another kind."""
+    return f"{kind}:{idempotency_key}" if idempotency_key else None
+
+
 def _check_contract_options(pipeline: Pipeline, contract: Contract) -> None:
     """Modules and dates must be ones the pipeline declares: a typo would silently drop a module."""
     problems = []
+    if contract.modules is not None and not contract.modules:
+        problems.append("modules is empty: list the modules the contract includes, or leave the field out")
     for module in contract.modules or ():
         if module not in pipeline.modules:
             known = ", ".join(pipeline.modules) or "none"

@@ -309,6 +309,12 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
                     f"anchor {anchor!r} comes from the contract or the stage entry: "
                     "an event may only set anchors of its own (e.g. 'kickoff_held')",
                 )
+        for anchor in event.advance_only:
+            if anchor not in event.anchors and anchor not in event.stamps:
+                yield (
+                    (*at, "events", name, "advance_only"),
+                    f"anchor {anchor!r} is not one this event sets (anchors or stamps)",
+                )
         for field_name, spec in event.payload.items():
             if spec.past and spec.type not in ("date", "datetime"):
                 yield (
@@ -382,6 +388,10 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
                     (*loc, "at", "anchor"),
                     f"unknown anchor {name!r} (known: {', '.join(sorted(anchors))})",
                 )
+        for ref in step.unless_ticked:
+            if ref not in p.checklists:
+                known = ", ".join(p.checklists) or "none"
+                yield (*loc, "unless_ticked"), f"unknown checklist {ref!r} (checklists: {known})"
         if step.repeat and step.at.days <= 0:
             yield (*loc, "at", "days"), "a repeating step needs a positive offset, or it would never rest"
         yield from module_refs((*loc, "modules"), step.modules)
@@ -403,6 +413,17 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
                 yield (*step_loc, "key"), f"step key {step.key!r} is used twice in this stage"
             keys.add(step.key)
             yield from check_step(step_loc, step)
+
+    first_of_key: dict[str, Step] = {}
+    for index, stage in enumerate(p.stages):
+        for sindex, step in enumerate(stage.schedule):
+            earlier = first_of_key.setdefault(step.key, step)
+            if step.repeat and (earlier.at != step.at or not earlier.repeat):
+                yield (
+                    (*at, "stages", index, "schedule", sindex, "key"),
+                    f"repeating step {step.key!r} shares its key (and so its recurrence) with a step "
+                    "of another stage that is planned differently: give it its own key",
+                )
 
     deadline_keys: set[str] = set()
     for index, deadline in enumerate(p.deadlines):

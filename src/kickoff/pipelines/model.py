@@ -26,6 +26,8 @@ _SLUG = re.compile(r"^[a-z][a-z0-9_-]*$")
 _ANCHOR = re.compile(
     r"^(signed_at|delivery_start|entered|entered:[a-z][a-z0-9_-]*|contract:[a-z][a-z0-9_]*|[a-z][a-z0-9_]*)$"
 )
+MAX_DAYS = 3660
+"""About ten years: an offset beyond it is a typo, and would leave the calendar snapshot."""
 Side = Literal["customer", "vendor"]
 """Who does a task or checklist item: the customer's people or ours."""
 
@@ -45,7 +47,7 @@ class Moment(_Strict):
     """
 
     anchor: str | tuple[str, ...]
-    days: int = 0
+    days: int = Field(default=0, ge=-MAX_DAYS, le=MAX_DAYS)
     unit: DayUnit = "days"
     time: dt.time | None = None
 
@@ -62,6 +64,12 @@ class Moment(_Strict):
                 )
         return value
 
+    @model_validator(mode="after")
+    def _business_days_forwards(self) -> Moment:
+        if self.unit == "business_days" and self.days < 0:
+            raise ValueError("business days count forwards only: use unit days or weeks for a moment before")
+        return self
+
     def anchor_names(self) -> tuple[str, ...]:
         return (self.anchor,) if isinstance(self.anchor, str) else self.anchor
 
@@ -69,7 +77,7 @@ class Moment(_Strict):
 class Due(_Strict):
     """When a task is due, counted from its creation."""
 
-    days: int = Field(default=0, ge=0)
+    days: int = Field(default=0, ge=0, le=MAX_DAYS)
     unit: DayUnit = "days"
     time: dt.time | None = None
 
@@ -166,6 +174,8 @@ class Step(_Strict):
     """Recurring: after firing, the next occurrence is counted from this one
     (e.g. every 90 days), until its anchor moves (a logged contact resets it)."""
     modules: tuple[Slug, ...] | None = None
+    unless_ticked: tuple[Slug, ...] = ()
+    """Checklists that make the step pointless once complete (an overdue warning)."""
 
 
 class Deadline(Step):
@@ -228,6 +238,9 @@ class Event(_Strict):
     stamps: tuple[Slug, ...] = ()
     """Anchors set to the moment the event is applied, unless ``anchors`` sets
     them from the payload (``kickoff_held``, ``last_contact``)."""
+    advance_only: tuple[Slug, ...] = ()
+    """Anchors this event only moves forward: a back-dated report (an older contact
+    logged late) never rewinds a clock counted from them."""
     record: Slug | None = None
     """Keep each payload in the run's ``records`` under this name (opportunities)."""
     completes_task_kind: Slug | None = None

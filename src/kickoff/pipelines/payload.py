@@ -88,9 +88,10 @@ def _coerce(spec: PayloadField, value: JsonScalar) -> JsonScalar:
         raise ValueError("must be a string")
     if spec.type == "date":
         try:
-            return date.fromisoformat(value).isoformat() if len(value) == 10 else _bad_date(value)
+            day = date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
         except ValueError:
             raise ValueError(f"must be a date like 2027-05-17, not {value[:40]!r}") from None
+        return plausible_date(day).isoformat()
     if spec.type == "datetime":
         try:
             moment = datetime.fromisoformat(value)
@@ -100,6 +101,7 @@ def _coerce(spec: PayloadField, value: JsonScalar) -> JsonScalar:
             ) from None
         if moment.tzinfo is None:
             raise ValueError("must carry a UTC offset, e.g. 2027-05-17T10:00:00+02:00")
+        plausible_date(moment.date())
         return moment.isoformat()
     if spec.type == "choice":
         choices = spec.choices or ()
@@ -120,5 +122,15 @@ def _in_future(value: str, now: datetime) -> bool:
     return datetime.fromisoformat(value) > now + CLOCK_SLACK
 
 
-def _bad_date(value: str) -> str:
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def plausible_date(day: date) -> date:
+    """Dates far from today are typos, and would fall outside a pipeline's calendar snapshot."""
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"{day.isoformat()} is outside {EARLIEST.year}–{LATEST.year}")
+    return day
+
+
+def _bad_date(value: str) -> date:
     raise ValueError(value)

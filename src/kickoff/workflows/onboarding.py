@@ -93,6 +93,9 @@ class _Work:
     at: datetime
     event: dict[str, object] | None = None
     """The event that queued the action, for its templates (``event.payload.reason``)."""
+    run_wide: bool = False
+    """An event's own actions (an escalation) belong to the run, not to the stage visit:
+    a stage move does not drop or cancel them; only a restart does."""
 
 
 @workflow.defn(name="Onboarding")
@@ -244,7 +247,11 @@ class OnboardingWorkflow:
                 self._state.anchors[anchor] = now
         for anchor, field in spec.anchors.items():
             if anchor not in spec.stamps or payload.get(field):
+                earlier = self._state.anchors.get(anchor)
                 self._set_anchor(anchor, _text(payload.get(field)))
+                if anchor in spec.advance_only and earlier is not None:
+                    # A back-dated report (an older contact logged late) never rewinds the clock.
+                    self._state.anchors[anchor] = max(earlier, self._state.anchors.get(anchor, earlier))
         if spec.record is not None:
             entry: dict[str, JsonScalar] = {"at": now.isoformat(), **payload}
             self._state.records.setdefault(spec.record, []).append(entry)
@@ -257,7 +264,7 @@ class OnboardingWorkflow:
             self._enter(spec.to, now, context)
         visit = self._visit()
         self._queue.extend(
-            _Work(action, visit, f"event{self._state.event_count}-{index}", now, context)
+            _Work(action, visit, f"event+{self._state.event_count}-{index}", now, context, run_wide=True)
             for index, action in enumerate(spec.do)
         )
         if spec.goal:
@@ -281,10 +288,15 @@ class OnboardingWorkflow:
                 f"{event.name} is not accepted in stage {self._state.stage!r} "
                 f"(accepted in: {', '.join(allowed)})"
             )
-        try:
-            payload = check_payload(event.name, spec, event.payload, workflow.now())
-        except PayloadError as problems:
-            raise _invalid(str(problems)) from None
+        if "payload" in spec.model_fields_set:
+            try:
+                payload = check_payload(event.name, spec, event.payload, workflow.now())
+            except PayloadError as problems:
+                raise _invalid(str(problems)) from None
+        else:
+            # A snapshot taken before events declared their payloads (a run that
+            # started earlier): its events take the fields the shorthand routes send.
+            payload = dict(event.payload)
         outcome = payload.get("outcome")
         if spec.outcome_labels and outcome not in spec.outcome_labels:
             raise _invalid(f"outcome must be one of {sorted(spec.outcome_labels)}")
@@ -301,7 +313,10 @@ class OnboardingWorkflow:
             declared = spec.payload.get(field)
             if not value or (declared is not None and declared.type == "datetime"):
                 continue
-            moment = self._parse_anchor(value)
+            try:
+                moment = self._parse_anchor(value)
+            except ValueError:
+                raise _invalid(f"{field}: {value!r} is not a date") from None
             for step in (s for s in target if s.at.anchor == anchor and not s.repeat):
                 due = self._at(moment, step.at)
                 if due <= now:
@@ -398,7 +413,7 @@ class OnboardingWorkflow:
         )
 
     def _superseded(self, work: _Work) -> bool:
-        return self._visit() != work.visit or self._restart is not None
+        return self._restart is not None or (not work.run_wide and self._visit() != work.visit)
 
     def _stage(self) -> Stage:
         return self._pipeline.stage(self._state.stage)
@@ -419,7 +434,7 @@ class OnboardingWorkflow:
         self._timeline(at, "stage_entered", stage.label)
         visit = self._visit()
         # Work of earlier visits is dropped: the run has moved on.
-        self._queue = [work for work in self._queue if work.visit == visit]
+        self._queue = [work for work in self._queue if work.visit == visit or work.run_wide]
         self._queue.extend(
             _Work(action, visit, f"enter-{index}", at, event)
             for index, action in enumerate(stage.on_enter)
@@ -477,9 +492,10 @@ class OnboardingWorkflow:
         # moment even if the worker processes it late.
         at = max(due, self._state.stage_entered_at)
         now = workflow.now()
+        done_already = bool(step.unless_ticked) and not self._state.unticked(step.unless_ticked)
         if isinstance(step, Deadline):
             self._state.fired_deadlines.append(step.key)
-            key = step.key
+            key = f"deadline+{step.key}"
         elif step.repeat:
             # The next occurrence counts from this one. After an outage, missed
             # occurrences collapse into this one instead of firing in a burst.
@@ -487,11 +503,14 @@ class OnboardingWorkflow:
             while (following := self._at(occurrence, step.at)) <= now and following > occurrence:
                 occurrence = following
             self._state.repeat_base[step.key] = occurrence
-            key = f"{step.key}@{occurrence.date().isoformat()}"
+            key = f"{step.key}+{occurrence.date().isoformat()}"
             self._roll_over = True
         else:
             self._state.fired_steps.append(step.key)
             key = step.key
+        if done_already:
+            self._timeline(at, "step_skipped", f"{step.summary}: checklist complete")
+            return
         visit = self._visit()
         self._queue.extend(_Work(action, visit, f"{key}-{index}", at) for index, action in enumerate(step.do))
 
@@ -499,7 +518,7 @@ class OnboardingWorkflow:
         while self._queue and self._restart is None:
             self._state.pending_actions = len(self._queue)
             work = self._queue.pop(0)
-            if work.visit == self._visit():
+            if work.visit == self._visit() or work.run_wide:
                 await self._perform(work)
             self._publish()
         self._state.pending_actions = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Header, Query, status
 
 from kickoff.api.deps import ApiKey, Service
 from kickoff.api.schemas import (
@@ -81,10 +81,23 @@ async def get_onboarding(onboarding_id: str, service: Service) -> OnboardingPubl
     return _public(await service.state(onboarding_id))
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=200,
+        description="Send the same key when retrying a request: the action is applied once.",
+    ),
+]
+
+
 async def _event(
-    service: Service, onboarding_id: str, name: str, payload: dict[str, JsonScalar]
+    service: Service,
+    onboarding_id: str,
+    name: str,
+    payload: dict[str, JsonScalar],
+    idempotency_key: str | None = None,
 ) -> EventAccepted:
-    stage = await service.apply_event(onboarding_id, EventInput(name=name, payload=payload))
+    stage = await service.apply_event(onboarding_id, EventInput(name=name, payload=payload), idempotency_key)
     return EventAccepted(id=onboarding_id, stage=stage)
 
 
@@ -127,20 +140,25 @@ async def send_event(
     event: str,
     service: Service,
     payload: Annotated[dict[str, JsonScalar], Body(examples=[{"reason": "Budget frozen"}])] = {},  # noqa: B006
+    idempotency_key: IdempotencyKey = None,
 ) -> EventAccepted:
     """Any event the onboarding's pipeline declares, with a payload checked against its declaration
     (see ``GET /pipelines/{id}``). The named endpoints above are shorthands for some of them."""
-    return await _event(service, onboarding_id, event, payload)
+    return await _event(service, onboarding_id, event, payload, idempotency_key)
 
 
 @router.post("/{onboarding_id}/checklist/{item}", responses=_ERRORS)
 async def tick_item(
-    onboarding_id: str, item: str, service: Service, body: ChecklistTick | None = None
+    onboarding_id: str,
+    item: str,
+    service: Service,
+    body: ChecklistTick | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ChecklistAnswer:
     """Tick a checklist item (or untick it with ``{"ticked": false}``). A stage that requires
     the checklist can only be entered once every item is ticked."""
     tick = TickInput(item=item, ticked=body.ticked if body else True, by=body.by if body else None)
-    items = await service.tick_item(onboarding_id, tick)
+    items = await service.tick_item(onboarding_id, tick, idempotency_key)
     ticked = next(i for i in items if i.id == item)
     return ChecklistAnswer(
         id=onboarding_id,
