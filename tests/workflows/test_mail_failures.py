@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from aiosmtpd.controller import Controller
@@ -24,6 +26,23 @@ from tests.support import (
 )
 
 MAIL_FROM = "Kickoff <kickoff@test.example>"
+
+
+@asynccontextmanager
+async def _worker_mailing_through(handler, ts_env, task_queue, tmp_path) -> AsyncIterator[None]:
+    """A worker whose mail goes to an aiosmtpd relay driven by ``handler`` (on a free port)."""
+    relay = Controller(handler, hostname="127.0.0.1", port=free_port())
+    relay.start()
+    try:
+        mail = MailActivities(
+            SmtpConfig("127.0.0.1", relay.port, MAIL_FROM), MailLedger(tmp_path / "ledger.sqlite3")
+        )
+        async with Worker(
+            ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow], activities=[mail.send_mail]
+        ):
+            yield
+    finally:
+        relay.stop()
 
 
 async def _start(ts_env, task_queue, started_runs):
@@ -86,31 +105,21 @@ async def test_a_team_mail_refused_at_closing_keeps_the_run_open_until_staff_res
     ts_env, task_queue, tmp_path, started_runs
 ):
     """The closing mail fails for good: the run waits in 'closed' with an open task, then completes."""
-    relay = Controller(_TeamRefused(), hostname="127.0.0.1", port=free_port())
-    relay.start()
-    try:
-        mail = MailActivities(
-            SmtpConfig("127.0.0.1", relay.port, MAIL_FROM), MailLedger(tmp_path / "l.sqlite3")
+    async with _worker_mailing_through(_TeamRefused(), ts_env, task_queue, tmp_path):
+        handle, now = await _start(ts_env, task_queue, started_runs)
+        await eventually(lambda: handle.query(OnboardingWorkflow.state), lambda s: bool(s.emails))
+        await book_meeting(handle, now + timedelta(days=7))
+        waiting = await eventually(
+            lambda: handle.query(OnboardingWorkflow.state),
+            lambda s: any(e.event == "mail_failed" for e in s.timeline),
         )
-        async with Worker(
-            ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow], activities=[mail.send_mail]
-        ):
-            handle, now = await _start(ts_env, task_queue, started_runs)
-            await eventually(lambda: handle.query(OnboardingWorkflow.state), lambda s: bool(s.emails))
-            await book_meeting(handle, now + timedelta(days=7))
-            waiting = await eventually(
-                lambda: handle.query(OnboardingWorkflow.state),
-                lambda s: any(e.event == "mail_failed" for e in s.timeline),
-            )
-            assert (waiting.stage, waiting.status) == ("closed", "running")
-            [blocking] = waiting.open_tasks()
-            assert blocking.blocks_completion
-            assert blocking.title.startswith("Mail 'kickoff_booked' may not have reached team")
+        assert (waiting.stage, waiting.status) == ("closed", "running")
+        [blocking] = waiting.open_tasks()
+        assert blocking.blocks_completion
+        assert blocking.title.startswith("Mail 'kickoff_booked' may not have reached team")
 
-            await handle.execute_update(OnboardingWorkflow.complete_task, blocking.id)
-            final = await handle.result()
-    finally:
-        relay.stop()
+        await handle.execute_update(OnboardingWorkflow.complete_task, blocking.id)
+        final = await handle.result()
     assert final.status == "completed"
     assert [(t.id, t.resolution) for t in final.tasks if t.blocks_completion] == [
         (blocking.id, "done_by_staff")
@@ -139,22 +148,12 @@ async def test_a_mail_smtp_is_taking_when_the_run_moves_on_is_recorded_as_sent(
     handover is finished rather than cut off (so nobody has to guess whether it arrived), and
     the run records the mail as sent instead of 'cancelled'."""
     slow = _SlowData(delay=1.5)
-    controller = Controller(slow, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        mail = MailActivities(
-            SmtpConfig("127.0.0.1", controller.port, MAIL_FROM), MailLedger(tmp_path / "ledger.sqlite3")
-        )
-        async with Worker(
-            ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow], activities=[mail.send_mail]
-        ):
-            handle, now = await _start(ts_env, task_queue, started_runs)
-            await asyncio.to_thread(slow.data_begun.wait, 20)
-            assert slow.data_begun.is_set()
-            await book_meeting(handle, now + timedelta(days=7))
-            final = await handle.result()
-    finally:
-        controller.stop()
+    async with _worker_mailing_through(slow, ts_env, task_queue, tmp_path):
+        handle, now = await _start(ts_env, task_queue, started_runs)
+        await asyncio.to_thread(slow.data_begun.wait, 20)
+        assert slow.data_begun.is_set()
+        await book_meeting(handle, now + timedelta(days=7))
+        final = await handle.result()
 
     assert final.stage == "closed"
     assert [m.template for m in final.emails] == ["welcome", "kickoff_booked"]
@@ -187,40 +186,30 @@ async def test_an_events_own_mail_survives_a_stage_move(ts_env, task_queue, tmp_
     (before DATA). The escalation belongs to the run, not to the stage it was raised in: it is
     delivered and recorded, not cancelled like a stage's own leftover mail."""
     relay = _SlowRcptWhenAsked()
-    controller = Controller(relay, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        mail = MailActivities(
-            SmtpConfig("127.0.0.1", controller.port, MAIL_FROM), MailLedger(tmp_path / "ledger.sqlite3")
+    async with _worker_mailing_through(relay, ts_env, task_queue, tmp_path):
+        now = await ts_env.get_current_time()
+        contract = make_contract(
+            pipeline="kundprocess-se",
+            signed_at=now.isoformat(),
+            delivery_start=local_date(now).isoformat(),
         )
-        async with Worker(
-            ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow], activities=[mail.send_mail]
-        ):
-            now = await ts_env.get_current_time()
-            contract = make_contract(
-                pipeline="kundprocess-se",
-                signed_at=now.isoformat(),
-                delivery_start=local_date(now).isoformat(),
-            )
-            inp = onboarding_input(contract)
-            started_runs.append(inp.onboarding_id)
-            handle = await ts_env.client.start_workflow(
-                OnboardingWorkflow.run, inp, id=inp.onboarding_id, task_queue=task_queue
-            )
-            for item in inp.pipeline.checklists["customer_card"].items:
-                await handle.execute_update(OnboardingWorkflow.tick_item, TickInput(item=item.id))
-            await settled_state(ts_env, handle)
-            relay.slow = True
-            await send_event(handle, "churn_risk", reason="New CEO questions the contract")
-            await asyncio.to_thread(relay.rcpt_begun.wait, 20)
-            assert relay.rcpt_begun.is_set()
-            assert await send_event(handle, "start_delivery") == "delivery"
-            state = await eventually(
-                lambda: handle.query(OnboardingWorkflow.state), lambda s: s.pending_actions == 0, within=30
-            )
-            history = await handle.fetch_history()
-    finally:
-        controller.stop()
+        inp = onboarding_input(contract)
+        started_runs.append(inp.onboarding_id)
+        handle = await ts_env.client.start_workflow(
+            OnboardingWorkflow.run, inp, id=inp.onboarding_id, task_queue=task_queue
+        )
+        for item in inp.pipeline.checklists["customer_card"].items:
+            await handle.execute_update(OnboardingWorkflow.tick_item, TickInput(item=item.id))
+        await settled_state(ts_env, handle)
+        relay.slow = True
+        await send_event(handle, "churn_risk", reason="New CEO questions the contract")
+        await asyncio.to_thread(relay.rcpt_begun.wait, 20)
+        assert relay.rcpt_begun.is_set()
+        assert await send_event(handle, "start_delivery") == "delivery"
+        state = await eventually(
+            lambda: handle.query(OnboardingWorkflow.state), lambda s: s.pending_actions == 0, within=30
+        )
+        history = await handle.fetch_history()
 
     # Not even asked to stop (a stage's own mail would have been, and then raced the relay).
     assert not [e for e in history.events if e.HasField("activity_task_cancel_requested_event_attributes")]
