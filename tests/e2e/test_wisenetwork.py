@@ -122,6 +122,20 @@ def text_of(message: EmailMessage) -> str:
 # 1. The overdue deadline at business day 20
 
 
+async def launch_and_complete(journey: Journey, oid: str, launch: dict[str, Any]) -> dict[str, Any]:
+    """Send `launched` (the gate is open): 202 into `live`, then the completed onboarding."""
+    accepted = await journey.event(oid, "launched", launch)
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["stage"] == "live"
+
+    async def read() -> dict[str, Any]:
+        return await journey.onboarding(oid)
+
+    body = await eventually(read, lambda b: b["status"] == "completed")
+    assert body["stage"] == "live"
+    return body
+
+
 async def test_overdue_at_business_day_20_skips_independence_day_and_christmas(journey: Journey) -> None:
     """Kick-off Monday 3 Dec 2029. Business days 1-20 skip the weekends and the five weekday holidays
     on the way (Independence Day Thu 6 Dec, Christmas Eve, Christmas Day and Boxing Day Mon-Wed
@@ -355,15 +369,7 @@ async def test_launch_gate_names_unticked_items_then_goes_live_in_finnish(journe
     assert not [e for e in body["timeline"] if e["event"] == "launched"]
 
     await tick_all(journey, oid, ["content_moved", "settings_done"])
-    accepted = await journey.event(oid, "launched", launch)
-    assert accepted.status_code == 202, accepted.text
-    assert accepted.json()["stage"] == "live"
-
-    async def read() -> dict[str, Any]:
-        return await journey.onboarding(oid)
-
-    body = await eventually(read, lambda b: b["status"] == "completed")
-    assert body["stage"] == "live"
+    body = await launch_and_complete(journey, oid, launch)
     assert [t for t in body["tasks"] if t["status"] != "done"] == []
     assert [(e["template"], e["language"]) for e in body["emails"] if e["template"] == "launched"] == [
         ("launched", "fi")
@@ -402,15 +408,7 @@ async def test_launch_gate_of_a_booking_only_contract_and_english_mail(journey: 
             assert item not in detail
 
     await tick_all(journey, oid, ["training_booking", "settings_done"])
-    accepted = await journey.event(oid, "launched", {"web_address": address})
-    assert accepted.status_code == 202, accepted.text
-    assert accepted.json()["stage"] == "live"
-
-    async def read() -> dict[str, Any]:
-        return await journey.onboarding(oid)
-
-    body = await eventually(read, lambda b: b["status"] == "completed")
-    assert body["stage"] == "live"
+    body = await launch_and_complete(journey, oid, {"web_address": address})
     assert [(e["template"], e["language"]) for e in body["emails"] if e["template"] == "launched"] == [
         ("launched", "en")
     ]
