@@ -112,10 +112,19 @@ async def test_pipeline_shows_its_full_definition_and_calendar(kickoff: Kickoff)
     assert [item["id"] for item in checklist["items"]] == BEFORE_GO_LIVE
     assert {item["owner"] for item in checklist["items"]} == {"customer"}
     assert body["modules"] == {
-        "fulfilment": {"label": "Lager/fulfilment", "default": True},
-        "shipping": {"label": "Frakt/utkjøring", "default": True},
+        "fulfilment": {
+            "label": "Lager/fulfilment",
+            "labels": {"en": "warehouse/fulfilment"},
+            "default": True,
+        },
+        "shipping": {
+            "label": "Frakt/utkjøring",
+            "labels": {"en": "shipping/last-mile delivery"},
+            "default": True,
+        },
     }
-    [deadline] = body["deadlines"]
+    deadline = next(d for d in body["deadlines"] if d["key"] == "overdue-day-10")
+    assert [d["key"] for d in body["deadlines"]] == ["kickoff-overdue", "overdue-day-10"]
     assert deadline["key"] == "overdue-day-10"
     assert deadline["at"] == {
         "anchor": "kickoff_held",

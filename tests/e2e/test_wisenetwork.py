@@ -395,7 +395,7 @@ async def test_launch_gate_of_a_booking_only_contract_and_english_mail(journey: 
     await hold_kickoff(journey, oid, hel(2027, 2, 3, 14))
     await journey.settled(oid)
     [welcome] = with_subject(journey, oid, f"Welcome to WiseNetwork, {CUSTOMER}!")
-    assert "Your contract covers: Ajanvaraus." in text_of(welcome)
+    assert "Your contract covers: Booking." in text_of(welcome)  # the module label in English
     address = "https://ajanvaraus.example.fi/mhoy"
 
     refused = await journey.event(oid, "launched", {"web_address": address})

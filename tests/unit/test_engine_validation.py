@@ -1040,3 +1040,12 @@ def test_a_problem_in_the_renewal_deadline_is_reported_once_without_a_stage() ->
             KP,
         )
     )
+
+
+def test_a_module_label_in_a_language_the_pipeline_does_not_offer_is_refused() -> None:
+    """Module labels translate into the pipeline's languages only (a typo would never be used)."""
+    text = edit("labels: {en: warehouse/fulfilment}", "labels: {sv: lager}", PP)
+    (problem,) = problems_of(text)
+    assert problem.pipeline == PP
+    assert problem.line == line_of(text, "labels: {sv: lager}", PP)
+    assert problem.message == "language 'sv' is not among languages ['nb', 'en']"

@@ -437,6 +437,14 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
             yield from stage_ref((*dloc, "in_stages"), ref, "in_stages")
         yield from check_step(dloc, deadline)
 
+    for module_id, module in p.modules.items():
+        for language in module.labels:
+            if language not in p.languages:
+                yield (
+                    (*at, "modules", module_id, "labels", language),
+                    f"language {language!r} is not among languages {list(p.languages)}",
+                )
+
     item_ids: set[str] = set()
     for cid, checklist in p.checklists.items():
         for index, item in enumerate(checklist.items):

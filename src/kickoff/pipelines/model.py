@@ -277,8 +277,13 @@ class Module(_Strict):
     """A part of the product a contract may include; actions and items can be limited to it."""
 
     label: str = Field(min_length=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+    """The label in other languages the pipeline offers, for mail in those languages."""
     default: bool = True
     """Included when the contract does not list its modules."""
+
+    def label_in(self, language: str) -> str:
+        return self.labels.get(language, self.label)
 
 
 class Restart(_Strict):

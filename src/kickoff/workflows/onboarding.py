@@ -571,7 +571,7 @@ class OnboardingWorkflow:
                 to=to,
                 subject_template=subject,
                 body_template=body,
-                context=self._mail_context(work),
+                context=self._mail_context(work, language),
             ),
             result_type=SendMailResult,
             start_to_close_timeout=MAIL_ATTEMPT_TIMEOUT,
@@ -632,14 +632,14 @@ class OnboardingWorkflow:
         )
         self._timeline(workflow.now(), "mail_sent", name)
 
-    def _mail_context(self, work: _Work) -> dict[str, object]:
+    def _mail_context(self, work: _Work, language: str) -> dict[str, object]:
         contract = self._state.contract
         meeting_at = self._state.anchors.get("meeting_at")
         tz = self._pipeline.timezone
         return {
             "event": work.event,
             "stage": {"id": self._state.stage, "label": self._state.stage_label},
-            "modules": [self._pipeline.modules[m].label for m in self._state.modules],
+            "modules": [self._pipeline.modules[m].label_in(language) for m in self._state.modules],
             "dates": {name: format_local(at, tz) for name, at in self._state.anchors.items()},
             "onboarding_id": self._state.id,
             "customer": {"name": contract.customer.name, "org_number": contract.customer.org_number},
