@@ -651,3 +651,18 @@ async def test_kickoff_held_in_the_future_is_refused(journey: Journey) -> None:
     assert response.status_code == 422, response.text
     assert "held_at" in response.json()["detail"]
     assert await journey.onboarding(oid) == before
+
+
+async def test_no_kickoff_within_10_business_days_is_escalated_once(journey: Journey) -> None:
+    """Signed Friday 14 May 2027 and no kick-off held: business day 10 (skipping the weekends,
+    17 May and Whit Monday, both on Monday 17 May 2027) is Monday 31 May, when an overdue task
+    asks Customer Success to escalate; nothing more comes after it."""
+    oid = await sign(journey, at=oslo(2027, 5, 14, 10))
+    await skip_to(journey, oslo(2027, 5, 31, 8, 59))
+    assert not tasks_titled(await journey.onboarding(oid), "Ingen oppstart")
+    await skip_to(journey, oslo(2027, 6, 7, 12))
+    body = await journey.onboarding(oid)
+    task = the_task(body, "Ingen oppstart 10 arbeidsdager etter signering")
+    assert (task["kind"], task["owner_role"]) == ("overdue", "customer_success")
+    assert moment(task["created_at"]) == oslo(2027, 5, 31, 9)
+    assert body["stage"] == "kickoff"
