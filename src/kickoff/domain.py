@@ -200,6 +200,12 @@ class EventInput(BaseModel):
     by: str | None = None
 
 
+class AmendInput(BaseModel):
+    """An amended contract (the ``amend_contract`` update): a new delivery start."""
+
+    delivery_start: PlausibleDate
+
+
 class TickInput(BaseModel):
     """Tick (or untick) one checklist item (the ``tick_item`` update)."""
 

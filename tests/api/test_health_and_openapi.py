@@ -27,7 +27,7 @@ async def test_healthz_reports_temporal_and_pipeline_versions(kickoff: Kickoff) 
 ROUTES = {
     "/contracts": {"post"},
     "/onboardings": {"get"},
-    "/onboardings/{onboarding_id}": {"get"},
+    "/onboardings/{onboarding_id}": {"get", "patch"},
     "/onboardings/{onboarding_id}/meeting-booked": {"post"},
     "/onboardings/{onboarding_id}/calls": {"post"},
     "/onboardings/{onboarding_id}/park": {"post"},

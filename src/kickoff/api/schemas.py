@@ -13,6 +13,7 @@ from kickoff.domain import (
     CycleSummary,
     EmailRecord,
     MainUser,
+    PlausibleDate,
     RunStatus,
     TaskKind,
     TaskSide,
@@ -103,6 +104,10 @@ class Park(_In):
 
 class Restart(_In):
     reason: Literal["no_show", "rescheduled"]
+
+
+class Amendment(_In):
+    delivery_start: PlausibleDate
 
 
 class ChecklistTick(_In):

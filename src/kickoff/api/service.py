@@ -29,6 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from kickoff import search_attributes as sa
 from kickoff.domain import (
+    AmendInput,
     ChecklistItemState,
     Contract,
     CycleSummary,
@@ -298,6 +299,11 @@ class OnboardingService:
             handle, OnboardingWorkflow.tick_item, tick, update_id=key
         )
         return items
+
+    async def amend(self, oid: str, amend: AmendInput) -> str:
+        handle = await self._running(oid)
+        stage: str = await self._update(handle, OnboardingWorkflow.amend_contract, amend)
+        return stage
 
     async def complete_task(self, task: str) -> str:
         oid = onboarding_of_task(task)

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
 
     from kickoff import search_attributes as sa
     from kickoff.domain import (
+        AmendInput,
         ChecklistItemState,
         CycleSummary,
         EmailRecord,
@@ -358,6 +359,39 @@ class OnboardingWorkflow:
                 f"pipeline {self._pipeline.id} has no checklist item {tick.item!r} "
                 f"(items: {', '.join(i.id for i in self._state.checklist)})"
             )
+
+    @workflow.update
+    def amend_contract(self, amend: AmendInput) -> str:
+        """Move the delivery start of a contract whose onboarding has not begun; returns the stage.
+        Steps anchored on it are planned anew (the waiting timer moves)."""
+        old = self._state.contract.delivery_start
+        self._state.contract = self._state.contract.model_copy(
+            update={"delivery_start": amend.delivery_start}
+        )
+        self._state.anchors["delivery_start"] = start_of_day(amend.delivery_start, self._pipeline.timezone)
+        self._timeline(workflow.now(), "contract_amended", f"delivery start {old} -> {amend.delivery_start}")
+        self._publish()
+        self._wake = True
+        return self._state.stage
+
+    @amend_contract.validator
+    def _validate_amend(self, amend: AmendInput) -> None:
+        self._refuse_if_finished()
+        start = self._pipeline.start_stage
+        if self._state.cycle > 1 or self._state.stage != start or self._state.entry_count.get(start, 0) > 1:
+            raise ValueError(
+                f"onboarding has begun (stage {self._state.stage!r}): the delivery start can only "
+                f"be changed while the run is still in {start!r}"
+            )
+        now = workflow.now()
+        for step in self._stage().schedule:
+            if "delivery_start" in step.at.anchor_names():
+                due = self._at(start_of_day(amend.delivery_start, self._pipeline.timezone), step.at)
+                if due <= now:
+                    raise _invalid(
+                        f"delivery_start {amend.delivery_start} is too early: '{step.summary}' would be at "
+                        f"{format_local(due, self._pipeline.timezone)}, which has passed"
+                    )
 
     @workflow.update
     def complete_task(self, task: str) -> str:

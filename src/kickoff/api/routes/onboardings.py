@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Header, Query, status
 
 from kickoff.api.deps import ApiKey, Service
 from kickoff.api.schemas import (
+    Amendment,
     CallLogged,
     ChecklistAnswer,
     ChecklistTick,
@@ -20,7 +21,7 @@ from kickoff.api.schemas import (
     RestartAccepted,
     TaskPublic,
 )
-from kickoff.domain import EventInput, OnboardingState, TickInput
+from kickoff.domain import AmendInput, EventInput, OnboardingState, TickInput
 from kickoff.pipelines.payload import JsonScalar
 
 router = APIRouter(prefix="/onboardings", tags=["onboardings"], dependencies=[ApiKey])
@@ -88,6 +89,14 @@ IdempotencyKey = Annotated[
         description="Send the same key when retrying a request: the action is applied once.",
     ),
 ]
+
+
+@router.patch("/{onboarding_id}", responses=_ERRORS)
+async def amend_contract(onboarding_id: str, body: Amendment, service: Service) -> OnboardingPublic:
+    """An amended contract: a new delivery start, accepted until onboarding has begun (409 after).
+    The step waiting for the delivery start moves with it."""
+    await service.amend(onboarding_id, AmendInput(delivery_start=body.delivery_start))
+    return _public(await service.state(onboarding_id))
 
 
 async def _event(
