@@ -1008,7 +1008,8 @@ def test_unless_ticked_and_advance_only_naming_their_own_things_are_accepted() -
         text,
     )
     pipelines = parse_pipelines(text).pipelines
-    assert pipelines[WN].deadlines[0].unless_ticked == ("launch_ready",)
+    [overdue] = [d for d in pipelines[WN].deadlines if d.key == "overdue-day-20"]
+    assert overdue.unless_ticked == ("launch_ready",)
     contact = pipelines[KP].events["contact_logged"]
     assert (contact.stamps, dict(contact.anchors), contact.advance_only) == (
         ("last_contact",),

@@ -181,8 +181,8 @@ def test_version_changes_when_any_field_changes(old: str, new: str) -> None:
         ("kundprocess-se", "record: opportunities", "record: chances"),
         (
             "wisenetwork-fi",
-            "accounting: {label: Kirjanpitäjän koulutus, default: false}",
-            "accounting: {label: Kirjanpitäjän koulutus}",
+            "labels: {en: Accountant training}, default: false}",
+            "labels: {en: Accountant training}}",
         ),
         ("wisenetwork-fi", "requires: [trainings, launch_ready]", "requires: [launch_ready]"),
         (
