@@ -339,6 +339,12 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
                 known = ", ".join(p.modules) or "none declared"
                 yield loc, f"unknown module {module!r} (modules: {known})"
 
+    def checklist_refs(loc: Loc, refs: Sequence[str]) -> Iterator[tuple[Loc, str]]:
+        for ref in refs:
+            if ref not in p.checklists:
+                known = ", ".join(p.checklists) or "none"
+                yield loc, f"unknown checklist {ref!r} (checklists: {known})"
+
     def template_vars(loc: Loc, source: str) -> Iterator[tuple[Loc, str]]:
         try:
             unknown = jinja2.meta.find_undeclared_variables(env.parse(source)) - TEMPLATE_VARIABLES
@@ -388,10 +394,7 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
                     (*loc, "at", "anchor"),
                     f"unknown anchor {name!r} (known: {', '.join(sorted(anchors))})",
                 )
-        for ref in step.unless_ticked:
-            if ref not in p.checklists:
-                known = ", ".join(p.checklists) or "none"
-                yield (*loc, "unless_ticked"), f"unknown checklist {ref!r} (checklists: {known})"
+        yield from checklist_refs((*loc, "unless_ticked"), step.unless_ticked)
         if step.repeat and step.at.days <= 0:
             yield (*loc, "at", "days"), "a repeating step needs a positive offset, or it would never rest"
         yield from module_refs((*loc, "modules"), step.modules)
@@ -400,10 +403,7 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
     for index, stage in enumerate(p.stages):
         sloc = (*at, "stages", index)
         yield from check_actions((*sloc, "on_enter"), stage.on_enter)
-        for ref in stage.requires:
-            if ref not in p.checklists:
-                known = ", ".join(p.checklists) or "none"
-                yield (*sloc, "requires"), f"unknown checklist {ref!r} (checklists: {known})"
+        yield from checklist_refs((*sloc, "requires"), stage.requires)
         if stage.goal and stage.schedule:
             yield (*sloc, "schedule"), "a goal stage completes the run at once, so it has no schedule"
         keys: set[str] = set()
