@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -49,11 +50,22 @@ with workflow.unsafe.imports_passed_through():
         SendMailResult,
         Task,
         TaskResolution,
+        TaskSide,
         TickInput,
         TimelineEntry,
         task_id,
     )
-    from kickoff.pipelines.model import Action, Deadline, Due, EntryKind, Moment, Pipeline, Stage, Step
+    from kickoff.pipelines.model import (
+        Action,
+        Deadline,
+        Due,
+        EntryKind,
+        Event,
+        Moment,
+        Pipeline,
+        Stage,
+        Step,
+    )
     from kickoff.pipelines.payload import JsonScalar, PayloadError, check_payload
     from kickoff.schedule import format_local, offset_moment, start_of_day
 
@@ -77,6 +89,17 @@ WAIT_FOR_CANCELLED_MAIL = "wait-for-cancelled-mail"
 
 def _text(value: JsonScalar) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _payload_of(event: EventInput, spec: Event, now: datetime | None = None) -> dict[str, JsonScalar]:
+    """The event's payload checked against its declaration (``PayloadError`` if it does not fit).
+
+    A snapshot taken before events declared their payloads (a run that started
+    earlier) declares none: its events take the fields the shorthand routes send.
+    """
+    if "payload" not in spec.model_fields_set:
+        return dict(event.payload)
+    return check_payload(event.name, spec, event.payload, now)
 
 
 def _invalid(reason: str) -> ApplicationError:
@@ -232,12 +255,8 @@ class OnboardingWorkflow:
         """Apply a staff or system event; returns the stage the run is in afterwards."""
         spec = self._pipeline.events[event.name]
         now = workflow.now()
-        try:
-            # The validator accepted it, so this only puts values in canonical form.
-            payload = check_payload(event.name, spec, event.payload)
-        except PayloadError:
-            # Replaying a history recorded before events declared their payloads.
-            payload = dict(event.payload)
+        # The validator accepted it, so this only puts values in canonical form.
+        payload = _payload_of(event, spec)
         outcome = payload.get("outcome")
         detail = spec.outcome_labels.get(outcome if isinstance(outcome, str) else "", spec.label)
         extra = [f"{k}: {v}" for k, v in payload.items() if v not in (None, "") and k != "outcome"]
@@ -289,15 +308,10 @@ class OnboardingWorkflow:
                 f"{event.name} is not accepted in stage {self._state.stage!r} "
                 f"(accepted in: {', '.join(allowed)})"
             )
-        if "payload" in spec.model_fields_set:
-            try:
-                payload = check_payload(event.name, spec, event.payload, workflow.now())
-            except PayloadError as problems:
-                raise _invalid(str(problems)) from None
-        else:
-            # A snapshot taken before events declared their payloads (a run that
-            # started earlier): its events take the fields the shorthand routes send.
-            payload = dict(event.payload)
+        try:
+            payload = _payload_of(event, spec, workflow.now())
+        except PayloadError as problems:
+            raise _invalid(str(problems)) from None
         outcome = payload.get("outcome")
         if spec.outcome_labels and outcome not in spec.outcome_labels:
             raise _invalid(f"outcome must be one of {sorted(spec.outcome_labels)}")
@@ -308,7 +322,6 @@ class OnboardingWorkflow:
         # at once. A datetime field reports a fact ("kick-off held at"), which
         # may well be in the past: its overdue steps then simply happen now.
         target = self._pipeline.stage(spec.to).schedule if spec.to else ()
-        now = workflow.now()
         for anchor, field in spec.anchors.items():
             value = _text(payload.get(field))
             declared = spec.payload.get(field)
@@ -318,13 +331,21 @@ class OnboardingWorkflow:
                 moment = self._parse_anchor(value)
             except ValueError:
                 raise _invalid(f"{field}: {value!r} is not a date") from None
-            for step in (s for s in target if s.at.anchor == anchor and not s.repeat):
-                due = self._at(moment, step.at)
-                if due <= now:
-                    raise _invalid(
-                        f"{field} {value} is too early: '{step.summary}' would be at "
-                        f"{format_local(due, self._pipeline.timezone)}, which has passed"
-                    )
+            self._refuse_past_steps(target, anchor, moment, f"{field} {value}")
+
+    def _refuse_past_steps(self, steps: Sequence[Step], anchor: str, moment: datetime, what: str) -> None:
+        """Moving ``anchor`` to ``moment`` must not plan one of ``steps`` in the past (it would
+        fire at once): 422 naming the step and when it would have been."""
+        now = workflow.now()
+        for step in steps:
+            if step.repeat or anchor not in step.at.anchor_names():
+                continue
+            due = self._at(moment, step.at)
+            if due <= now:
+                raise _invalid(
+                    f"{what} is too early: '{step.summary}' would be at "
+                    f"{format_local(due, self._pipeline.timezone)}, which has passed"
+                )
 
     def _refuse_ungated(self, stage_id: str) -> None:
         """A move into a stage that requires checklists is refused until every item is ticked."""
@@ -383,15 +404,10 @@ class OnboardingWorkflow:
                 f"onboarding has begun (stage {self._state.stage!r}): the delivery start can only "
                 f"be changed while the run is still in {start!r}"
             )
-        now = workflow.now()
-        for step in self._stage().schedule:
-            if "delivery_start" in step.at.anchor_names():
-                due = self._at(start_of_day(amend.delivery_start, self._pipeline.timezone), step.at)
-                if due <= now:
-                    raise _invalid(
-                        f"delivery_start {amend.delivery_start} is too early: '{step.summary}' would be at "
-                        f"{format_local(due, self._pipeline.timezone)}, which has passed"
-                    )
+        moment = start_of_day(amend.delivery_start, self._pipeline.timezone)
+        self._refuse_past_steps(
+            self._stage().schedule, "delivery_start", moment, f"delivery_start {amend.delivery_start}"
+        )
 
     @workflow.update
     def complete_task(self, task: str) -> str:
@@ -694,7 +710,7 @@ class OnboardingWorkflow:
         due: datetime,
         at: datetime,
         *,
-        owner: str = "vendor",
+        owner: TaskSide = "vendor",
         blocks_completion: bool = False,
     ) -> None:
         self._state.task_counter += 1
@@ -703,7 +719,7 @@ class OnboardingWorkflow:
                 id=task_id(self._state.id, self._state.cycle, self._state.task_counter),
                 kind=kind,
                 title=title,
-                owner="customer" if owner == "customer" else "vendor",
+                owner=owner,
                 owner_role=role,
                 due_at=due,
                 stage=self._state.stage,
