@@ -135,6 +135,29 @@ class CycleSummary(BaseModel):
     restart_reason: str
 
 
+class StageVisit(BaseModel):
+    """One stay in a stage: what "time in stage" reports are computed from."""
+
+    stage: str
+    entered_at: datetime
+    left_at: datetime | None = None
+
+
+KickoffOutcomeKind = Literal["completed", "no_show", "rescheduled"]
+
+
+class KickoffOutcome(BaseModel):
+    """How the kick-off meeting went, as staff recorded it (seed 003, "Uppstartsmöte genomförd")."""
+
+    outcome: KickoffOutcomeKind
+    segment: str | None = None
+    """The customer segment (A-D in assist-se), for completed kick-offs."""
+    owner: str | None = None
+    """The responsible advisor (company owner), for completed kick-offs."""
+    recorded_at: datetime
+    recorded_by: str | None = None
+
+
 class OnboardingState(BaseModel):
     """Everything a run knows; returned by the ``state`` query and as the run's result."""
 
@@ -171,6 +194,11 @@ class OnboardingState(BaseModel):
     fired_deadlines: list[str] = Field(default_factory=list)
     goal_event: str | None = None
     """The event that completed the run, when an event (not a stage) was its goal."""
+    visits: list[StageVisit] = Field(default_factory=list)
+    """Every stage visit of this cycle, oldest first (the last one is open while running)."""
+    kickoff_outcome: KickoffOutcome | None = None
+    awaiting_outcome: bool = False
+    """Booked and waiting in its goal stage for staff to record how the kick-off went."""
 
     def open_tasks(self) -> list[Task]:
         return [task for task in self.tasks if task.status == "open"]
@@ -218,6 +246,17 @@ class RestartInput(BaseModel):
     reason: str
     pipeline: Pipeline
     pipeline_version: str
+
+
+class OutcomeInput(BaseModel):
+    """The kick-off outcome (the ``record_kickoff_outcome`` update). A no-show or a
+    rescheduled meeting carries the restart it causes (with a fresh pipeline snapshot)."""
+
+    outcome: KickoffOutcomeKind
+    segment: str | None = None
+    owner: str | None = None
+    by: str | None = None
+    restart: RestartInput | None = None
 
 
 class SendMailInput(BaseModel):

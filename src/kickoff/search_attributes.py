@@ -1,7 +1,9 @@
 """Typed search attributes: how ops find runs in the Temporal UI and how the API lists them.
 
 Search attributes are stored unencrypted, so they hold no personal data:
-pipeline id, stage id, pipeline version and a task count only.
+pipeline id, stage id, pipeline version, a task count, and the kick-off
+outcome and customer segment (the pipeline's own words). The responsible
+advisor's name is personal data: it stays in the run's state.
 """
 
 from __future__ import annotations
@@ -13,4 +15,7 @@ STAGE = SearchAttributeKey.for_keyword("KickoffStage")
 PIPELINE_VERSION = SearchAttributeKey.for_keyword("KickoffPipelineVersion")
 OPEN_TASKS = SearchAttributeKey.for_int("KickoffOpenTasks")
 
-ALL = (PIPELINE, STAGE, PIPELINE_VERSION, OPEN_TASKS)
+OUTCOME = SearchAttributeKey.for_keyword("KickoffOutcome")
+SEGMENT = SearchAttributeKey.for_keyword("KickoffSegment")
+
+ALL = (PIPELINE, STAGE, PIPELINE_VERSION, OPEN_TASKS, OUTCOME, SEGMENT)

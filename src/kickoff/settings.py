@@ -28,6 +28,17 @@ class Settings(BaseSettings):
     webhook_tolerance_seconds: int = 300
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=lambda: [SecretStr("dev-api-key")])
 
+    # The board's session cookie is signed with this; docker-compose.yml requires a real one.
+    session_secret: SecretStr = SecretStr("dev-session-secret")
+    # Secure cookies are sent over HTTPS only (browsers treat http://localhost as secure too).
+    session_cookie_secure: bool = True
+    session_max_age_seconds: int = 8 * 3600
+
+    # The worker serves the Temporal SDK's Prometheus metrics here; the API's /metrics
+    # appends what it finds there (unset: the API serves only its own).
+    worker_metrics_address: str | None = "127.0.0.1:9464"
+    worker_metrics_url: str | None = "http://127.0.0.1:9464/metrics"
+
     pipelines_file: Path = Path("pipelines.yaml")
     data_dir: Path = Path(".data")
     public_url: str = "http://localhost:8000"

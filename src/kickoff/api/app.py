@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
 from kickoff.api.deps import AppContext
-from kickoff.api.routes import contracts, health, onboardings, pipelines, tasks
+from kickoff.api.routes import contracts, health, metrics, onboardings, pipelines, reports, tasks
 from kickoff.api.service import (
     ConflictError,
     NotFoundError,
@@ -23,6 +23,7 @@ from kickoff.api.service import (
     UnavailableError,
     UnprocessableError,
 )
+from kickoff.board import install_board
 from kickoff.logging_setup import configure_logging
 from kickoff.pipelines import load_pipelines
 from kickoff.settings import Settings, get_settings
@@ -61,8 +62,17 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
         lifespan=lifespan,
     )
     app.state.kickoff = context
-    for router in (contracts.router, onboardings.router, tasks.router, pipelines.router, health.router):
+    for router in (
+        contracts.router,
+        onboardings.router,
+        tasks.router,
+        pipelines.router,
+        reports.router,
+        health.router,
+        metrics.router,
+    ):
         app.include_router(router)
+    install_board(app, settings)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
