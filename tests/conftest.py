@@ -137,7 +137,17 @@ def dev_server_address() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def dev_server(dev_server_address: str) -> Client:
     """A client of the dev server, with Kickoff's search attributes registered."""
-    client = await connect(dev_server_address)
+    # The port opens before the frontend reports healthy; on a busy machine that gap is seconds.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while True:
+        try:
+            client = await connect(dev_server_address)
+            break
+        except RuntimeError as err:
+            if "not healthy" not in str(err) or loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
     await ensure_search_attributes(client)
     return client
 

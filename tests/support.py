@@ -13,7 +13,14 @@ from zoneinfo import ZoneInfo
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from kickoff.domain import Contract, EventInput, OnboardingInput, OnboardingState, onboarding_id
+from kickoff.domain import (
+    Contract,
+    EventInput,
+    OnboardingInput,
+    OnboardingState,
+    OutcomeInput,
+    onboarding_id,
+)
 from kickoff.pipelines import PipelineCatalog, load_pipelines
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
@@ -145,6 +152,17 @@ async def book_meeting(handle: WorkflowHandle[Any, Any], meeting_at: datetime) -
         EventInput(name="meeting_booked", payload={"meeting_at": meeting_at.isoformat()}),
     )
     return stage
+
+
+async def record_completed_kickoff(
+    handle: WorkflowHandle[Any, Any], segment: str = "B", owner: str = "Sara Lind"
+) -> int:
+    """The kick-off was held: the booked run (waiting in `closed`) completes."""
+    cycle: int = await handle.execute_update(
+        OnboardingWorkflow.record_kickoff_outcome,
+        OutcomeInput(outcome="completed", segment=segment, owner=owner),
+    )
+    return cycle
 
 
 async def send_event(handle: WorkflowHandle[Any, Any], name: str, **payload: str | None) -> str:

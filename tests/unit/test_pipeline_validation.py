@@ -351,11 +351,38 @@ CASES = {
         "unknown anchor 'park_untl'",
     ),
     "unknown-task-role": Case(
-        "owner_role: onboarding_lead",
-        "owner_role: onboarding_boss",
+        "owner_role: onboarding_lead\n              due: {days: 2",
+        "owner_role: onboarding_boss\n              due: {days: 2",
         "onboarding_boss",
         "inactive",
         "unknown role 'onboarding_boss'",
+    ),
+    "outcome-awaited-outside-a-goal": Case(
+        "awaited_in: closed", "awaited_in: inactive", "awaited_in: inactive", None, "is not a goal"
+    ),
+    "outcome-awaited-in-unknown-stage": Case(
+        "awaited_in: closed", "awaited_in: closd", "awaited_in: closd", None, "unknown stage 'closd'"
+    ),
+    "outcome-task-due-unknown-anchor": Case(
+        "due: {anchor: meeting_at,",
+        "due: {anchor: meeting_on,",
+        "meeting_on",
+        None,
+        "unknown anchor 'meeting_on'",
+    ),
+    "outcome-task-unknown-role": Case(
+        "owner_role: onboarding_lead\n        due: {anchor",
+        "owner_role: ceo\n        due: {anchor",
+        "owner_role: ceo",
+        None,
+        "unknown role 'ceo'",
+    ),
+    "outcome-without-restart-reasons": Case(
+        "reasons: [no_show, rescheduled]",
+        "reasons: [no_show]",
+        "kickoff_outcome:",
+        None,
+        "add them to restart.reasons",
     ),
     "unknown-note-role": Case("for: onboarding_lead}", "for: nobody}", "for: nobody", "new", "unknown role"),
     "template-missing-a-language": Case(

@@ -1,4 +1,5 @@
-"""A booked kick-off closes the run: what exists depends on the day, nothing comes after."""
+"""A booked kick-off closes the run: what exists depends on the day, nothing is sent after.
+The run waits in `closed` for the kick-off outcome, then completes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,17 @@ from datetime import timedelta
 
 import pytest
 
-from tests.support import at_eight, book_meeting, local_date, make_contract, settled_state, skip_to, start_run
+from tests.support import (
+    at_eight,
+    book_meeting,
+    local_date,
+    make_contract,
+    record_completed_kickoff,
+    settled_state,
+    skip_to,
+    start_run,
+    sthlm,
+)
 
 # Per booking day: the call tasks, the mails to the customer and the stage before booking.
 EXPECTED = {
@@ -39,22 +50,35 @@ async def test_a_booking_on_day_n_closes_the_run_with_exactly_the_work_done_so_f
     await skip_to(ts_env, at_eight(day0 + timedelta(days=booking_day)) + timedelta(hours=4))
     before = await settled_state(ts_env, handle)
     assert before.stage == stage_before
-    assert await book_meeting(handle, at_eight(day0 + timedelta(days=booking_day + 7))) == "closed"
-    closed = await handle.result()
+    meeting = day0 + timedelta(days=booking_day + 7)
+    assert await book_meeting(handle, at_eight(meeting)) == "closed"
+    booked = await settled_state(ts_env, handle)
 
+    # Booked: automation stops, the call tasks close, and the run waits for the outcome.
+    assert (booked.status, booked.stage, booked.awaiting_outcome) == ("running", "closed", True)
+    [outcome_task] = booked.open_tasks()
+    assert outcome_task.kind == "kickoff_outcome"
+    assert outcome_task.owner_role == "onboarding_lead"
+    assert outcome_task.due_at == sthlm(*(meeting + timedelta(days=1)).timetuple()[:3], 17)
+    delivered = len(smtp.for_onboarding(booked.id))
+    await skip_to(ts_env, at_eight(day0 + timedelta(days=120)))
+    assert len(smtp.for_onboarding(booked.id)) == delivered
+    assert (await settled_state(ts_env, handle)).timeline == booked.timeline
+
+    assert await record_completed_kickoff(handle, segment="C", owner="Sara Lind") == 1
+    closed = await handle.result()
     assert (closed.status, closed.stage) == ("completed", "closed")
+    assert closed.kickoff_outcome is not None
+    assert (closed.kickoff_outcome.outcome, closed.kickoff_outcome.segment) == ("completed", "C")
+    assert closed.kickoff_outcome.owner == "Sara Lind"
     assert [call_label(t.title) for t in closed.tasks if t.kind == "call"] == calls
     assert [m.template for m in closed.emails] == [*customer_mails, "kickoff_booked"]
     team_mail = closed.emails[-1]
     assert team_mail.to == "onboarding-team@assist.example"
     # Open tasks close with the onboarding; none is left for staff to trip over.
     assert all(t.status == "done" for t in closed.tasks)
-    assert {t.resolution for t in closed.tasks} == {"closed_with_onboarding"}
-
-    delivered = len(smtp.for_onboarding(closed.id))
-    await skip_to(ts_env, at_eight(day0 + timedelta(days=120)))
+    assert {t.resolution for t in closed.tasks if t.kind != "kickoff_outcome"} == {"closed_with_onboarding"}
     assert len(smtp.for_onboarding(closed.id)) == delivered == len(closed.emails)
-    assert (await handle.result()).timeline == closed.timeline
     assert closed.timeline[-1].event == "completed"
     last_work = max(
         e.at for e in closed.timeline if e.event in ("task_created", "mail_sent", "stage_entered")

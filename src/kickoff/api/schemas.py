@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from kickoff.domain import (
     ChecklistItemState,
     Customer,
     CycleSummary,
     EmailRecord,
+    KickoffOutcome,
+    KickoffOutcomeKind,
     MainUser,
     PlausibleDate,
     RunStatus,
+    StageVisit,
     TaskKind,
     TaskSide,
     TaskStatus,
@@ -73,6 +76,11 @@ class OnboardingPublic(BaseModel):
     records: dict[str, list[dict[str, JsonScalar]]]
     timeline: list[TimelineEntry]
     previous_cycles: list[CycleSummary]
+    visits: list[StageVisit]
+    """This cycle's stage visits, oldest first (time in stage)."""
+    awaiting_outcome: bool
+    """Booked: waiting in its goal stage for staff to record how the kick-off went."""
+    kickoff_outcome: KickoffOutcome | None
 
 
 class OnboardingSummary(BaseModel):
@@ -104,6 +112,34 @@ class Park(_In):
 
 class Restart(_In):
     reason: Literal["no_show", "rescheduled"]
+
+
+class KickoffOutcomeIn(_In):
+    """``completed`` with the customer's segment and the responsible advisor, or ``no_show`` /
+    ``rescheduled`` (which restart onboarding, as ``POST /restart`` does)."""
+
+    outcome: KickoffOutcomeKind
+    segment: str | None = Field(default=None, max_length=20, examples=["B"])
+    owner: str | None = Field(default=None, max_length=200, examples=["Sara Lind"])
+    """The responsible advisor (company owner)."""
+
+    @model_validator(mode="after")
+    def _fits_outcome(self) -> KickoffOutcomeIn:
+        if self.outcome == "completed":
+            missing = [name for name in ("segment", "owner") if not (getattr(self, name) or "").strip()]
+            if missing:
+                raise ValueError(f"a completed kick-off needs {' and '.join(missing)}")
+        elif self.segment is not None or self.owner is not None:
+            raise ValueError(f"segment and owner belong to a completed kick-off, not to {self.outcome}")
+        return self
+
+
+class OutcomeAccepted(BaseModel):
+    id: str
+    outcome: KickoffOutcomeKind
+    cycle: int
+    """The cycle the onboarding is in now: the next one after a no-show or a rescheduling."""
+    stage: str
 
 
 class Amendment(_In):

@@ -36,6 +36,7 @@ from kickoff.domain import (
     EventInput,
     OnboardingInput,
     OnboardingState,
+    OutcomeInput,
     RestartInput,
     TickInput,
     onboarding_id,
@@ -313,15 +314,39 @@ class OnboardingService:
         await self._update(handle, OnboardingWorkflow.complete_task, task)
         return oid
 
-    async def restart(self, oid: str, reason: str) -> tuple[int, str]:
+    async def record_outcome(self, oid: str, outcome: OutcomeInput) -> tuple[int, str]:
+        """How the kick-off went: ``completed`` (segment, advisor) completes the booked run;
+        ``no_show`` and ``rescheduled`` restart onboarding. Returns (cycle, stage) afterwards."""
+        if outcome.outcome != "completed":
+            return await self.restart(oid, outcome.outcome, by=outcome.by)
+        handle = await self._running(oid)
+        cycle: int = await self._update(handle, OnboardingWorkflow.record_kickoff_outcome, outcome)
+        state = await self.state(oid)
+        return cycle, state.stage
+
+    async def restart(self, oid: str, reason: str, by: str | None = None) -> tuple[int, str]:
         handle, description = await self._describe(oid)
         current = await self._state_of(oid, description)
         pipeline = self.catalog.get(current.pipeline)
         if pipeline is None:
             raise ConflictError(f"pipeline {current.pipeline!r} is no longer defined in pipelines.yaml")
         version = self.catalog.version(pipeline.id)
+        running = description.status == WorkflowExecutionStatus.RUNNING
+        if running and _awaits_outcome(pipeline, current) and reason in ("no_show", "rescheduled"):
+            # Booked and waiting for its outcome: the no-show is that outcome, recorded on
+            # this cycle (and in its search attributes) before the run continues as the next.
+            restart = RestartInput(reason=reason, pipeline=pipeline, pipeline_version=version)
+            try:
+                cycle: int = await self._update(
+                    handle,
+                    OnboardingWorkflow.record_kickoff_outcome,
+                    OutcomeInput(outcome=reason, by=by, restart=restart),
+                )
+                return cycle, pipeline.restart.stage
+            except NotFoundError:
+                pass  # a run started before outcomes were awaited: it completes, then restarts
         finishing = _is_goal(pipeline, current.stage) or current.goal_event is not None
-        if description.status == WorkflowExecutionStatus.RUNNING and finishing:
+        if running and finishing:
             # Just booked: the run is sending its closing mail. A no-show reported
             # right away must not be refused for that: wait for the run to finish.
             closing = self.client.get_workflow_handle_for(
@@ -337,7 +362,7 @@ class OnboardingService:
             handle, description = await self._describe(oid)
         if description.status == WorkflowExecutionStatus.RUNNING:
             # The run itself continues as new, so the restart is one atomic step.
-            cycle: int = await self._update(
+            cycle = await self._update(
                 handle,
                 OnboardingWorkflow.restart,
                 RestartInput(reason=reason, pipeline=pipeline, pipeline_version=version),
@@ -433,6 +458,15 @@ def _check_contract_options(pipeline: Pipeline, contract: Contract) -> None:
             problems.append(f"unknown date {name!r} (dates {pipeline.id} uses: {known})")
     if problems:
         raise UnprocessableError("; ".join(problems))
+
+
+def _awaits_outcome(pipeline: Pipeline, state: OnboardingState) -> bool:
+    """Booked and in the stage where the pipeline awaits the kick-off outcome (the run may
+    still be sending its closing mail; the workflow lets that finish first)."""
+    spec = pipeline.kickoff_outcome
+    return state.awaiting_outcome or (
+        spec is not None and state.stage == spec.awaited_in and state.kickoff_outcome is None
+    )
 
 
 def _is_goal(pipeline: Pipeline, stage: str) -> bool:

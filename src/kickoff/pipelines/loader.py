@@ -24,7 +24,7 @@ import jinja2.meta
 import yaml
 from pydantic import ValidationError
 
-from kickoff.pipelines.model import Action, Due, Moment, Pipeline, PipelineFile, Step
+from kickoff.pipelines.model import Action, Due, KickoffOutcomeSpec, Moment, Pipeline, PipelineFile, Step
 
 Loc = tuple[str | int, ...]
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -381,6 +381,11 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
                 )
             if action.task and action.task.owner_role and action.task.owner_role not in p.roles:
                 yield (*here, "task", "owner_role"), f"unknown role {action.task.owner_role!r}"
+            if action.task and action.task.due.anchor and action.task.due.anchor not in anchors:
+                yield (
+                    (*here, "task", "due", "anchor"),
+                    f"unknown anchor {action.task.due.anchor!r} (known: {', '.join(sorted(anchors))})",
+                )
             if action.note and action.note.for_role and action.note.for_role not in p.roles:
                 yield (*here, "note", "for"), f"unknown role {action.note.for_role!r}"
             if action.notify:
@@ -501,6 +506,9 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
             for part in ("subject", "body"):
                 yield from template_vars((*tloc, language, part), getattr(template, part))
 
+    if p.kickoff_outcome is not None:
+        yield from _check_kickoff_outcome((*at, "kickoff_outcome"), p, p.kickoff_outcome, anchors)
+
     for index, stage in enumerate(p.stages):
         loop = _instant_loop(p, stage.id)
         if loop:
@@ -517,6 +525,31 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
                 (*at, "stages", index, "id"),
                 f"stage {stage.id!r} is unreachable: no move or event leads to it",
             )
+
+
+def _check_kickoff_outcome(
+    loc: Loc, p: Pipeline, spec: KickoffOutcomeSpec, anchors: set[str]
+) -> Iterator[tuple[Loc, str]]:
+    if spec.awaited_in not in p.stage_ids():
+        yield (*loc, "awaited_in"), f"unknown stage {spec.awaited_in!r} (stages: {', '.join(p.stage_ids())})"
+    elif not p.stage(spec.awaited_in).goal:
+        yield (
+            (*loc, "awaited_in"),
+            f"stage {spec.awaited_in!r} is not a goal: the outcome is awaited once the kick-off is booked",
+        )
+    missing = [reason for reason in ("no_show", "rescheduled") if reason not in p.restart.reasons]
+    if missing:
+        yield (
+            (*loc,),
+            f"the outcomes {missing} restart onboarding: add them to restart.reasons",
+        )
+    if spec.task.owner_role and spec.task.owner_role not in p.roles:
+        yield (*loc, "task", "owner_role"), f"unknown role {spec.task.owner_role!r}"
+    if spec.task.due.anchor is not None and spec.task.due.anchor not in anchors:
+        yield (
+            (*loc, "task", "due", "anchor"),
+            f"unknown anchor {spec.task.due.anchor!r} (known: {', '.join(sorted(anchors))})",
+        )
 
 
 def _reachable(p: Pipeline) -> set[str]:

@@ -75,11 +75,13 @@ class Moment(_Strict):
 
 
 class Due(_Strict):
-    """When a task is due, counted from its creation."""
+    """When a task is due, counted from its creation, or from ``anchor`` when that is set
+    (a kick-off outcome is due the day after the meeting, not the day after the booking)."""
 
     days: int = Field(default=0, ge=0, le=MAX_DAYS)
     unit: DayUnit = "days"
     time: dt.time | None = None
+    anchor: str | None = None
 
 
 class MailSpec(_Strict):
@@ -291,6 +293,18 @@ class Restart(_Strict):
     reasons: tuple[Slug, ...] = ("no_show", "rescheduled")
 
 
+class KickoffOutcomeSpec(_Strict):
+    """A booked run does not complete at once: it waits in ``awaited_in`` (a goal stage, where
+    nothing is sent any more) until staff record how the kick-off went. ``completed`` needs a
+    segment and the responsible advisor; ``no_show`` and ``rescheduled`` restart onboarding.
+    The wait is a task (``task``) that only the outcome closes."""
+
+    awaited_in: Slug
+    segments: dict[Slug, str] = Field(min_length=1)
+    """Segment id (what search attributes and the API carry) -> label."""
+    task: TaskSpec
+
+
 class Calendar(_Strict):
     """Which days are business days: Monday to Friday, less the country's public holidays."""
 
@@ -338,6 +352,7 @@ class Pipeline(_Strict):
     deadlines: tuple[Deadline, ...] = ()
     events: dict[Slug, Event] = Field(default_factory=dict)
     templates: dict[Slug, dict[str, MailTemplate]] = Field(default_factory=dict)
+    kickoff_outcome: KickoffOutcomeSpec | None = None
 
     def stage(self, stage_id: str) -> Stage:
         for stage in self.stages:

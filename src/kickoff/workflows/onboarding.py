@@ -43,11 +43,14 @@ with workflow.unsafe.imports_passed_through():
         CycleSummary,
         EmailRecord,
         EventInput,
+        KickoffOutcome,
         OnboardingInput,
         OnboardingState,
+        OutcomeInput,
         RestartInput,
         SendMailInput,
         SendMailResult,
+        StageVisit,
         Task,
         TaskResolution,
         TaskSide,
@@ -136,6 +139,10 @@ class OnboardingWorkflow:
         # Set when a recurring step fired: the run then continues as new, so a
         # stage that lasts for years (partnership) never grows a long history.
         self._roll_over = False
+        # SDK metrics are not emitted while a history replays, so counts stay true.
+        self._transitions = workflow.metric_meter().create_counter(
+            "kickoff_stage_transitions", "Stage entries, by pipeline and stage"
+        )
         if input.carried_state is not None:
             # Continue-as-new: the run goes on exactly where the previous one stopped.
             self._state = input.carried_state
@@ -177,13 +184,16 @@ class OnboardingWorkflow:
 
     @workflow.run
     async def run(self, input: OnboardingInput) -> OnboardingState:
-        workflow.upsert_search_attributes(
-            [
-                sa.PIPELINE.value_set(self._pipeline.id),
-                sa.STAGE.value_set(self._state.stage),
-                sa.PIPELINE_VERSION.value_set(self._state.pipeline_version),
-            ]
-        )
+        attributes = [
+            sa.PIPELINE.value_set(self._pipeline.id),
+            sa.STAGE.value_set(self._state.stage),
+            sa.PIPELINE_VERSION.value_set(self._state.pipeline_version),
+        ]
+        inherited = workflow.info().typed_search_attributes
+        if input.carried_state is None:
+            # A restart continues as new and would inherit the no-show it restarts after.
+            attributes += [key.value_unset() for key in (sa.OUTCOME, sa.SEGMENT) if inherited.get(key)]
+        workflow.upsert_search_attributes(attributes)
         self._publish()
         while True:
             await self._perform_queued()
@@ -218,7 +228,7 @@ class OnboardingWorkflow:
                         continue
             self._fire(step, due)
 
-        await self._close()
+        await self._close(input)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
 
@@ -428,6 +438,12 @@ class OnboardingWorkflow:
             raise LookupError(f"task {task} does not belong to this onboarding")
         if found.status != "open":
             raise ValueError(f"task {task} is already done")
+        outcome = self._pipeline.kickoff_outcome
+        if outcome is not None and found.kind == outcome.task.kind and found.blocks_completion:
+            raise ValueError(
+                f"task {task} is done by recording the kick-off outcome "
+                f"(POST /onboardings/{self._state.id}/kickoff-outcome)"
+            )
 
     @workflow.update
     def restart(self, restart: RestartInput) -> int:
@@ -442,6 +458,90 @@ class OnboardingWorkflow:
         self._refuse_if_finished()
         if restart.reason not in restart.pipeline.restart.reasons:
             raise ValueError(f"reason must be one of {list(restart.pipeline.restart.reasons)}")
+
+    @workflow.update
+    async def record_kickoff_outcome(self, outcome: OutcomeInput) -> int:
+        """Record how the kick-off went; returns the cycle the onboarding is in afterwards
+        (the next one after a no-show or a rescheduled meeting, which restart onboarding)."""
+        # Booked a moment ago: the run may still be sending its closing mail. Let it
+        # finish, so the restart a no-show causes does not cancel that mail.
+        await workflow.wait_condition(lambda: self._state.awaiting_outcome)
+        if self._state.kickoff_outcome is not None:  # two outcomes raced; the first one won
+            raise ApplicationError("the kick-off outcome was recorded already", non_retryable=True)
+        spec = self._pipeline.kickoff_outcome
+        assert spec is not None  # the validator refused pipelines without outcomes
+        now = workflow.now()
+        self._state.kickoff_outcome = KickoffOutcome(
+            outcome=outcome.outcome,
+            segment=outcome.segment,
+            owner=outcome.owner,
+            recorded_at=now,
+            recorded_by=outcome.by,
+        )
+        self._state.awaiting_outcome = False
+        segment = f"segment {spec.segments[outcome.segment]}" if outcome.segment else ""
+        self._timeline(now, "kickoff_outcome", "; ".join(filter(None, [outcome.outcome, segment])))
+        workflow.upsert_search_attributes(
+            [sa.OUTCOME.value_set(outcome.outcome)]
+            + ([sa.SEGMENT.value_set(outcome.segment)] if outcome.segment else [])
+        )
+        for task in self._state.open_tasks():
+            if task.kind == spec.task.kind:
+                self._finish_task(task, now, "done_by_staff")
+        self._wake = True
+        if outcome.restart is not None:
+            self._restart = outcome.restart
+            return self._state.cycle + 1
+        self._publish()
+        return self._state.cycle
+
+    @record_kickoff_outcome.validator
+    def _validate_outcome(self, outcome: OutcomeInput) -> None:
+        spec = self._pipeline.kickoff_outcome
+        if spec is None:
+            raise LookupError(f"pipeline {self._pipeline.id} does not record kick-off outcomes")
+        if self._state.status != "running" or self._restart is not None:
+            raise ValueError("onboarding is completed or restarting: nothing more happens")
+        if self._state.kickoff_outcome is not None:
+            raise ValueError(
+                f"the kick-off outcome is recorded already ({self._state.kickoff_outcome.outcome})"
+            )
+        if self._state.stage != spec.awaited_in:
+            awaited = self._pipeline.stage(spec.awaited_in).label
+            raise ValueError(
+                f"no kick-off is booked yet (stage {self._state.stage!r}): the outcome is recorded "
+                f"once the onboarding is in {awaited} ({spec.awaited_in})"
+            )
+        if outcome.outcome == "completed":
+            if outcome.segment not in spec.segments:
+                raise _invalid(f"segment must be one of {sorted(spec.segments)} for a completed kick-off")
+            if not (outcome.owner or "").strip():
+                raise _invalid("owner: name the responsible advisor for a completed kick-off")
+        elif outcome.segment or outcome.owner:
+            raise _invalid(f"segment and owner belong to a completed kick-off, not to {outcome.outcome}")
+        elif outcome.restart is None or outcome.outcome not in outcome.restart.pipeline.restart.reasons:
+            raise ValueError(f"{outcome.outcome} restarts onboarding, and this restart is not possible")
+
+    def _awaits_outcome(self) -> bool:
+        spec = self._pipeline.kickoff_outcome
+        return (
+            spec is not None
+            and self._state.stage == spec.awaited_in
+            and self._state.kickoff_outcome is None
+            and self._state.goal_event is None
+        )
+
+    def _await_outcome(self, now: datetime) -> None:
+        """Open the task only the outcome closes; it keeps the run in its goal stage."""
+        spec = self._pipeline.kickoff_outcome
+        assert spec is not None
+        task = spec.task
+        base = self._state.anchors.get(task.due.anchor, now) if task.due.anchor else now
+        due = max(now, self._at(base, task.due))
+        self._add_task(
+            task.kind, task.title, task.owner_role, due, now, owner=task.owner, blocks_completion=True
+        )
+        self._state.awaiting_outcome = True
 
     def _finished(self) -> bool:
         return self._stage().goal or self._state.goal_event is not None
@@ -476,6 +576,10 @@ class OnboardingWorkflow:
         count = self._state.entry_count.get(stage_id, 0) + 1
         kind: EntryKind = "reentry" if count > 1 else "restart" if self._state.cycle > 1 else "first_entry"
         self._state.entry_count[stage_id] = count
+        if self._state.visits:
+            self._state.visits[-1].left_at = at
+        self._state.visits.append(StageVisit(stage=stage_id, entered_at=at))
+        self._transitions.add(1, {"pipeline": self._pipeline.id, "stage": stage_id})
         self._state.stage = stage_id
         self._state.stage_label = stage.label
         self._state.stage_entered_at = at
@@ -585,7 +689,8 @@ class OnboardingWorkflow:
             self._enter(action.move, work.at)
         elif action.task is not None:
             spec = action.task
-            due = max(work.at, self._at(work.at, spec.due))
+            base = self._state.anchors.get(spec.due.anchor, work.at) if spec.due.anchor else work.at
+            due = max(work.at, self._at(base, spec.due))
             self._add_task(spec.kind, spec.title, spec.owner_role, due, work.at, owner=spec.owner)
         elif action.note is not None:
             role = self._pipeline.roles.get(action.note.for_role or "", "")
@@ -750,15 +855,20 @@ class OnboardingWorkflow:
             return start_of_day(date.fromisoformat(value), self._pipeline.timezone)
         return datetime.fromisoformat(value)
 
-    async def _close(self) -> None:
+    async def _close(self, input: OnboardingInput) -> None:
         now = workflow.now()
         for task in self._state.open_tasks():
             if not task.blocks_completion:
                 self._finish_task(task, now, "closed_with_onboarding")
+        if self._awaits_outcome():
+            self._await_outcome(now)
         self._publish()
-        # A task only staff can resolve (a mail that may not have arrived) keeps
-        # the run open in its goal stage, and in the task inbox, until it is done.
-        await workflow.wait_condition(lambda: not self._state.open_tasks())
+        # A task only staff can resolve (a mail that may not have arrived, the kick-off
+        # outcome) keeps the run open in its goal stage, and in the task inbox, until
+        # it is done. A no-show recorded as the outcome restarts onboarding instead.
+        await workflow.wait_condition(lambda: not self._state.open_tasks() or self._restart is not None)
+        if self._restart is not None:
+            await self._continue_as_restart(input, self._restart)
         self._state.status = "completed"
         self._timeline(workflow.now(), "completed", self._state.stage_label)
         self._publish()
@@ -775,12 +885,16 @@ class OnboardingWorkflow:
         self._state.next_step = step.summary if step else None
         self._state.next_step_at = due
         tz = self._pipeline.timezone
+        next_line = f"**Next:** {step.summary} at {format_local(due, tz)}" if step and due else None
+        if self._state.awaiting_outcome:
+            self._state.next_step = "record the kick-off outcome"
+            meeting = self._state.anchors.get("meeting_at")
+            held = f" (meeting {format_local(meeting, tz)})" if meeting else ""
+            next_line = f"**Next:** staff record the kick-off outcome{held}"
         lines = [
             f"**Stage:** {self._state.stage_label} (`{self._state.stage}`) since "
             f"{format_local(self._state.stage_entered_at, tz)}",
-            f"**Next:** {step.summary} at {format_local(due, tz)}"
-            if step and due
-            else "**Next:** waiting for staff",
+            next_line or "**Next:** waiting for staff",
             f"**Open tasks:** {len(self._state.open_tasks())}",
             f"**Pipeline:** {self._pipeline.id} version {self._state.pipeline_version}, "
             f"cycle {self._state.cycle}",

@@ -13,15 +13,17 @@ from kickoff.api.schemas import (
     ChecklistAnswer,
     ChecklistTick,
     EventAccepted,
+    KickoffOutcomeIn,
     MeetingBooked,
     OnboardingPublic,
     OnboardingSummary,
+    OutcomeAccepted,
     Park,
     Restart,
     RestartAccepted,
     TaskPublic,
 )
-from kickoff.domain import AmendInput, EventInput, OnboardingState, TickInput
+from kickoff.domain import AmendInput, EventInput, OnboardingState, OutcomeInput, TickInput
 from kickoff.pipelines.payload import JsonScalar
 
 router = APIRouter(prefix="/onboardings", tags=["onboardings"], dependencies=[ApiKey])
@@ -61,6 +63,9 @@ def _public(state: OnboardingState) -> OnboardingPublic:
         records=state.records,
         timeline=state.timeline,
         previous_cycles=state.previous_cycles,
+        visits=state.visits,
+        awaiting_outcome=state.awaiting_outcome,
+        kickoff_outcome=state.kickoff_outcome,
     )
 
 
@@ -141,6 +146,25 @@ async def restart(onboarding_id: str, body: Restart, service: Service) -> Restar
     """Restart onboarding after a no-show or rescheduled kick-off (a new run, same id)."""
     cycle, stage = await service.restart(onboarding_id, body.reason)
     return RestartAccepted(id=onboarding_id, cycle=cycle, stage=stage)
+
+
+@router.post(
+    "/{onboarding_id}/kickoff-outcome",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        **_ERRORS,
+        404: {"description": "No such onboarding, or its pipeline records no kick-off outcomes"},
+        409: {"description": "No kick-off booked yet, or the outcome is recorded already"},
+        422: {"description": "Segment or advisor missing for a completed kick-off, or an unknown segment"},
+    },
+)
+async def kickoff_outcome(onboarding_id: str, body: KickoffOutcomeIn, service: Service) -> OutcomeAccepted:
+    """After the kick-off meeting: ``completed`` with segment and advisor completes the
+    onboarding; ``no_show`` or ``rescheduled`` restarts it (a new cycle, same id)."""
+    cycle, stage = await service.record_outcome(
+        onboarding_id, OutcomeInput(outcome=body.outcome, segment=body.segment, owner=body.owner)
+    )
+    return OutcomeAccepted(id=onboarding_id, outcome=body.outcome, cycle=cycle, stage=stage)
 
 
 @router.post("/{onboarding_id}/events/{event}", status_code=status.HTTP_202_ACCEPTED, responses=_EVENT_ERRORS)
