@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kickoff.reports.charts import funnel_svg, stage_times_svg
 from kickoff.reports.compute import (
     FunnelReport,
     StageCount,
@@ -11,4 +12,13 @@ from kickoff.reports.compute import (
     stage_times,
 )
 
-__all__ = ["FunnelReport", "StageCount", "StageTime", "StageTimesReport", "funnel", "stage_times"]
+__all__ = [
+    "FunnelReport",
+    "StageCount",
+    "StageTime",
+    "StageTimesReport",
+    "funnel",
+    "funnel_svg",
+    "stage_times",
+    "stage_times_svg",
+]

@@ -1,10 +1,40 @@
-"""The funnel (onboardings per stage) and time in stage (median, 90th percentile)."""
+"""The funnel (onboardings per stage) and time in stage (median, 90th percentile).
+
+Both reports count each onboarding once, in its latest run: a run that continued as new leaves a
+closed ``ContinuedAsNew`` execution behind, and a restart after completion leaves the earlier,
+completed run next to the new one (same workflow id). Only onboardings whose latest run is running
+or completed are counted; one that ops terminated (or that failed or timed out) is in no stage.
+
+The computations are pure functions over visibility rows and stage visits; ``funnel`` and
+``stage_times`` only fetch their inputs from Temporal.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+import asyncio
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from kickoff.api.service import OnboardingService
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
+
+from kickoff import search_attributes as sa
+from kickoff.domain import OnboardingState, StageVisit
+from kickoff.pipelines import Pipeline
+
+if TYPE_CHECKING:
+    # kickoff.api imports its routes, which import this module: the service is imported where it
+    # is used, so `import kickoff.reports` works on its own (the board, the unit tests).
+    from kickoff.api.service import OnboardingService
+
+GOAL_WINDOW = timedelta(days=30)
+"""How soon after its first stage visit an onboarding must reach a goal stage to count as quick."""
+_READ_CONCURRENCY = 8
+"""States read at once for stage times: enough to be quick, few enough not to flood the workers."""
+_COUNTED = (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED)
 
 
 class StageCount(BaseModel):
@@ -36,11 +66,221 @@ class StageTimesReport(BaseModel):
     goal_stages: list[str]
     closed_within_30_days: float | None
     """Share (0..1) of onboardings that reached a goal stage within 30 days of their start."""
+    closed_within_30_days_of: int = 0
+    """The onboardings that share is over: those that reached a goal stage within 30 days of their
+    first visit, and those whose 30 days have passed without (younger ones are still undecided)."""
+    unreadable: int = Field(default=0, ge=0)
+    """Onboardings left out because their state could not be read (no worker answered)."""
+
+
+# ---------------------------------------------------------------- pure computations
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """What the reports need of one workflow execution from visibility."""
+
+    id: str
+    run_id: str
+    start_time: datetime
+    status: WorkflowExecutionStatus | None
+    stage: str | None
+
+    @classmethod
+    def of(cls, execution: WorkflowExecution) -> RunRow:
+        return cls(
+            id=execution.id,
+            run_id=execution.run_id,
+            start_time=execution.start_time,
+            status=execution.status,
+            stage=execution.typed_search_attributes.get(sa.STAGE),
+        )
+
+
+def latest_runs(rows: Iterable[RunRow]) -> list[RunRow]:
+    """Each onboarding's latest run (the newest start), if that run is running or completed.
+
+    Rows of ``ContinuedAsNew`` executions are ignored: their successor is the onboarding.
+    """
+    latest: dict[str, RunRow] = {}
+    for row in rows:
+        if row.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
+            continue
+        current = latest.get(row.id)
+        if current is None or row.start_time > current.start_time:
+            latest[row.id] = row
+    return [row for row in latest.values() if row.status in _COUNTED]
+
+
+def funnel_of(pipeline: Pipeline, stages: Iterable[str | None]) -> FunnelReport:
+    """Onboardings per stage, in the pipeline's order, from each onboarding's current stage.
+
+    A stage the pipeline no longer declares (a run on an older snapshot) is counted nowhere.
+    """
+    counts = Counter(stages)
+    rows = [StageCount(stage=s.id, label=s.label, count=counts.get(s.id, 0)) for s in pipeline.stages]
+    return FunnelReport(pipeline=pipeline.id, stages=rows, total=sum(row.count for row in rows))
+
+
+def percentile(values: Sequence[float], percent: int) -> float | None:
+    """The nearest-rank percentile: the smallest value that at least ``percent`` % of the values
+    do not exceed, i.e. ``sorted(values)[ceil(percent / 100 * n) - 1]`` (the smallest for 0).
+
+    Every figure is a time some visit really took, never an interpolation between two; the median
+    (``percent=50``) of an even number of values is therefore the lower middle one. None when
+    there are no values.
+    """
+    if not 0 <= percent <= 100:
+        raise ValueError(f"percent must be within 0..100, not {percent}")
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-percent * len(ordered) // 100))  # ceil in integers: no float rounding
+    return ordered[rank - 1]
+
+
+def finished_hours(visit_lists: Iterable[Sequence[StageVisit]]) -> dict[str, list[float]]:
+    """Hours spent in each finished visit (``left_at`` set), by stage; open visits are left out."""
+    hours: dict[str, list[float]] = {}
+    for visits in visit_lists:
+        for visit in visits:
+            if visit.left_at is not None:
+                spent = (visit.left_at - visit.entered_at).total_seconds() / 3600
+                hours.setdefault(visit.stage, []).append(spent)
+    return hours
+
+
+def reached_goal_within(
+    visits: Sequence[StageVisit], goal_stages: Iterable[str], window: timedelta = GOAL_WINDOW
+) -> bool:
+    """Whether a goal stage was entered within ``window`` of the first visit's ``entered_at``."""
+    if not visits:
+        return False
+    start = visits[0].entered_at
+    goals = set(goal_stages)
+    return any(v.stage in goals and v.entered_at - start <= window for v in visits)
+
+
+def goal_share(
+    visit_lists: Iterable[Sequence[StageVisit]],
+    goal_stages: Iterable[str],
+    now: datetime,
+    window: timedelta = GOAL_WINDOW,
+) -> tuple[float | None, int]:
+    """The share of onboardings that reached a goal stage within ``window`` of their first visit,
+    and how many onboardings it is over.
+
+    Only decided onboardings count: one that reached a goal in time, or one whose window has
+    passed (``now`` later than first visit + ``window``). One still inside its window has not
+    failed yet, and one without visits cannot be judged; both are left out. The share is None
+    when no onboarding is decided.
+    """
+    goals = tuple(goal_stages)
+    quick = decided = 0
+    for visits in visit_lists:
+        if not visits:
+            continue
+        if reached_goal_within(visits, goals, window):
+            quick += 1
+            decided += 1
+        elif now - visits[0].entered_at > window:
+            decided += 1
+    return (quick / decided if decided else None), decided
+
+
+def stage_times_of(
+    pipeline: Pipeline, visit_lists: Sequence[Sequence[StageVisit]], now: datetime, unreadable: int = 0
+) -> StageTimesReport:
+    """Median and 90th percentile (nearest rank, see ``percentile``) of the hours spent in each
+    finished visit of each stage, and the share of onboardings that reached a goal stage within
+    30 days (see ``goal_share``). ``visit_lists`` holds one list of visits per onboarding."""
+    hours = finished_hours(visit_lists)
+    stages = []
+    for stage in pipeline.stages:
+        spent = hours.get(stage.id, [])
+        stages.append(
+            StageTime(
+                stage=stage.id,
+                label=stage.label,
+                visits=len(spent),
+                median_hours=percentile(spent, 50),
+                p90_hours=percentile(spent, 90),
+            )
+        )
+    goals = [stage.id for stage in pipeline.stages if stage.goal]
+    share, decided = goal_share(visit_lists, goals, now)
+    return StageTimesReport(
+        pipeline=pipeline.id,
+        stages=stages,
+        onboardings=len(visit_lists),
+        goal_stages=goals,
+        closed_within_30_days=share,
+        closed_within_30_days_of=decided,
+        unreadable=unreadable,
+    )
+
+
+# ---------------------------------------------------------------- reading Temporal
+
+
+def _pipeline(service: OnboardingService, pipeline_id: str) -> Pipeline:
+    from kickoff.api.service import UnprocessableError
+
+    pipeline = service.catalog.get(pipeline_id)
+    if pipeline is None:
+        known = ", ".join(sorted(service.catalog.pipelines))
+        raise UnprocessableError(f"unknown pipeline {pipeline_id!r} (known: {known})")
+    return pipeline
+
+
+async def _onboardings(service: OnboardingService, pipeline: Pipeline) -> list[RunRow]:
+    """The latest run of every onboarding of ``pipeline`` in this deployment, from visibility.
+
+    One listing without a limit: a report must not silently leave onboardings out. The pipeline id
+    comes from the catalog, so quoting it into the query is safe.
+    """
+    from kickoff.api.service import WORKFLOW_TYPE
+
+    query = (
+        f"WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{service.task_queue}'"
+        f" AND {sa.PIPELINE.name} = '{pipeline.id}' AND ExecutionStatus != 'ContinuedAsNew'"
+    )
+    rows = [RunRow.of(execution) async for execution in service.client.list_workflows(query)]
+    return latest_runs(rows)
 
 
 async def funnel(service: OnboardingService, pipeline: str) -> FunnelReport:
-    raise NotImplementedError
+    """Onboardings of ``pipeline`` per stage (its ``KickoffStage`` search attribute), in stage order.
+
+    Raises UnprocessableError (422) for a pipeline the catalog does not know.
+    """
+    spec = _pipeline(service, pipeline)
+    runs = await _onboardings(service, spec)
+    return funnel_of(spec, (run.stage for run in runs))
 
 
 async def stage_times(service: OnboardingService, pipeline: str) -> StageTimesReport:
-    raise NotImplementedError
+    """Time in stage over the finished visits of every onboarding of ``pipeline``.
+
+    Visits come from each onboarding's state (``OnboardingState.visits``), which holds the current
+    cycle only: a restarted onboarding contributes its visits since the restart, and its 30 days
+    are counted from the restart. A run whose state cannot be read (running, but no worker answers)
+    is skipped and counted in ``unreadable``, not fatal. Raises UnprocessableError (422) for a
+    pipeline the catalog does not know.
+    """
+    from kickoff.api.service import NotFoundError, UnavailableError
+
+    spec = _pipeline(service, pipeline)
+    runs = await _onboardings(service, spec)
+    limit = asyncio.Semaphore(_READ_CONCURRENCY)
+
+    async def read(oid: str) -> OnboardingState | None:
+        async with limit:
+            try:
+                return await service.state(oid)
+            except (UnavailableError, NotFoundError):
+                return None
+
+    states = await asyncio.gather(*(read(run.id) for run in runs))
+    visit_lists = [state.visits for state in states if state is not None]
+    return stage_times_of(spec, visit_lists, datetime.now(UTC), unreadable=len(states) - len(visit_lists))
