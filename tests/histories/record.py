@@ -36,6 +36,7 @@ from tests.support import (
     eventually,
     local_date,
     make_contract,
+    record_completed_kickoff,
     send_event,
     settled_state,
     skip_to,
@@ -65,6 +66,34 @@ async def calls_tasks_and_booking(env: WorkflowEnvironment, queue: str) -> Workf
     state = await settled_state(env, handle)
     await handle.execute_update(OnboardingWorkflow.complete_task, state.open_tasks()[0].id)
     await book_meeting(handle, at_eight(local_date(now) + timedelta(days=10)))
+    await record_completed_kickoff(handle)
+    await handle.result()
+    return handle
+
+
+async def booked_then_no_show(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """Booked, waits in `closed` for the outcome; the no-show continues as the next cycle."""
+    now = await env.get_current_time()
+    handle = await start_run(
+        env, queue, make_contract(delivery_start=(local_date(now) - timedelta(days=1)).isoformat())
+    )
+    await book_meeting(handle, at_eight(local_date(now) + timedelta(days=3)))
+    await eventually(lambda: handle.query(OnboardingWorkflow.state), lambda s: s.awaiting_outcome)
+    await OnboardingService(env.client, catalog(), queue).restart(handle.id, "no_show")
+    first = env.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
+    await eventually(first.describe, lambda d: d.status == WorkflowExecutionStatus.CONTINUED_AS_NEW)
+    return first
+
+
+async def booked_then_completed(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+    """Booked, the meeting held a week later, the outcome (segment, advisor) completes the run."""
+    now = await env.get_current_time()
+    handle = await start_run(
+        env, queue, make_contract(delivery_start=(local_date(now) - timedelta(days=1)).isoformat())
+    )
+    await book_meeting(handle, at_eight(local_date(now) + timedelta(days=7)))
+    await skip_to(env, at_eight(local_date(now) + timedelta(days=8)))
+    await record_completed_kickoff(handle, segment="A")
     await handle.result()
     return handle
 
@@ -148,6 +177,8 @@ SCENARIOS: dict[str, Scenario] = {
     "restart_while_running": restart_while_running,
     "pakkepilot_go_live": pakkepilot_go_live,
     "kundprocess_contact_clock": kundprocess_contact_clock,
+    "booked_then_no_show": booked_then_no_show,
+    "booked_then_completed": booked_then_completed,
 }
 
 

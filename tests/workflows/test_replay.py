@@ -22,7 +22,8 @@ def load(path: Path) -> WorkflowHistory:
 
 def test_histories_cover_every_kind_of_run():
     """The recordings include a full unbooked run, a booking, parking, a restart, a gated
-    business-day pipeline, and a partnership run that continued as new at its 90-day reminder."""
+    business-day pipeline, a partnership run that continued as new at its 90-day reminder, and
+    booked runs that waited for their kick-off outcome (a no-show, a completed kick-off)."""
     assert {p.stem for p in HISTORIES} >= {
         "unbooked_to_inactive",
         "calls_tasks_and_booking",
@@ -30,6 +31,8 @@ def test_histories_cover_every_kind_of_run():
         "restart_while_running",
         "pakkepilot_go_live",
         "kundprocess_contact_clock",
+        "booked_then_no_show",
+        "booked_then_completed",
     }
 
 
