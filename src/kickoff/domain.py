@@ -199,6 +199,8 @@ class OnboardingState(BaseModel):
     kickoff_outcome: KickoffOutcome | None = None
     awaiting_outcome: bool = False
     """Booked and waiting in its goal stage for staff to record how the kick-off went."""
+    retrying_actions: int = 0
+    """Mails still not delivered after a while (SMTP retries), for ops."""
 
     def open_tasks(self) -> list[Task]:
         return [task for task in self.tasks if task.status == "open"]

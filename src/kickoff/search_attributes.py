@@ -15,7 +15,9 @@ STAGE = SearchAttributeKey.for_keyword("KickoffStage")
 PIPELINE_VERSION = SearchAttributeKey.for_keyword("KickoffPipelineVersion")
 OPEN_TASKS = SearchAttributeKey.for_int("KickoffOpenTasks")
 
+RETRYING_ACTIONS = SearchAttributeKey.for_int("KickoffRetryingActions")
+"""Mails the run has been waiting on for a while (SMTP retries): > 0 means look at it."""
 OUTCOME = SearchAttributeKey.for_keyword("KickoffOutcome")
 SEGMENT = SearchAttributeKey.for_keyword("KickoffSegment")
 
-ALL = (PIPELINE, STAGE, PIPELINE_VERSION, OPEN_TASKS, OUTCOME, SEGMENT)
+ALL = (PIPELINE, STAGE, PIPELINE_VERSION, OPEN_TASKS, RETRYING_ACTIONS, OUTCOME, SEGMENT)

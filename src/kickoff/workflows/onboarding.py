@@ -88,6 +88,11 @@ MAIL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 WAIT_FOR_CANCELLED_MAIL = "wait-for-cancelled-mail"
 """Patch id: a cancelled mail's activity is awaited, so a mail SMTP already took is recorded."""
+FLAG_SLOW_MAIL = "flag-slow-mail"
+"""Patch id: a mail still retrying after MAIL_SLOW_AFTER is counted in a search attribute."""
+# SMTP answers in seconds; a mail not done after this is being retried (relay down, refused):
+# ops find such runs with `KickoffRetryingActions > 0` long before the one-day give-up.
+MAIL_SLOW_AFTER = timedelta(minutes=15)
 
 
 def _text(value: JsonScalar) -> str | None:
@@ -136,6 +141,8 @@ class OnboardingWorkflow:
         self._wake = False
         self._restart: RestartInput | None = None
         self._published_open_tasks: int | None = None
+        # Written only once a mail was slow: older runs' histories have no such upsert.
+        self._published_retrying: int | None = None
         # Set when a recurring step fired: the run then continues as new, so a
         # stage that lasts for years (partnership) never grows a long history.
         self._roll_over = False
@@ -745,7 +752,7 @@ class OnboardingWorkflow:
         # A mail may wait for retries (SMTP down) for up to a day: if the run
         # leaves the stage visit meanwhile (a booking, a park, a restart), the
         # mail no longer applies and must not go out late.
-        await workflow.wait_condition(lambda: activity.done() or self._superseded(work))
+        await self._wait_for_mail(activity, work, name)
         if not activity.done():
             activity.cancel()
             try:
@@ -774,6 +781,31 @@ class OnboardingWorkflow:
             )
             return
         self._record_mail(work, name, to, language, result)
+
+    async def _wait_for_mail(self, activity: asyncio.Task[SendMailResult], work: _Work, name: str) -> None:
+        """Until the mail is done or no longer applies; a slow one is flagged for ops meanwhile."""
+
+        def settled() -> bool:
+            return activity.done() or self._superseded(work)
+
+        # Runs that began before the flag waited without a timer: they replay that way.
+        if not workflow.patched(FLAG_SLOW_MAIL):
+            await workflow.wait_condition(settled)
+            return
+        try:
+            await workflow.wait_condition(
+                settled, timeout=MAIL_SLOW_AFTER, timeout_summary=f"flag {name} mail as retrying"
+            )
+            return
+        except TimeoutError:
+            pass
+        self._state.retrying_actions += 1
+        self._publish()
+        try:
+            await workflow.wait_condition(settled)
+        finally:
+            self._state.retrying_actions -= 1
+            self._publish()
 
     def _record_mail(self, work: _Work, name: str, to: str, language: str, result: SendMailResult) -> None:
         self._state.emails.append(
@@ -896,6 +928,11 @@ class OnboardingWorkflow:
             f"{format_local(self._state.stage_entered_at, tz)}",
             next_line or "**Next:** waiting for staff",
             f"**Open tasks:** {len(self._state.open_tasks())}",
+            *(
+                [f"**Retrying:** {self._state.retrying_actions} mail(s) not delivered yet"]
+                if self._state.retrying_actions
+                else []
+            ),
             f"**Pipeline:** {self._pipeline.id} version {self._state.pipeline_version}, "
             f"cycle {self._state.cycle}",
         ]
@@ -905,3 +942,7 @@ class OnboardingWorkflow:
             # Each upsert is a history event: only write when the count changes.
             workflow.upsert_search_attributes([sa.OPEN_TASKS.value_set(open_tasks)])
             self._published_open_tasks = open_tasks
+        retrying = self._state.retrying_actions
+        if retrying != self._published_retrying and (retrying or self._published_retrying is not None):
+            workflow.upsert_search_attributes([sa.RETRYING_ACTIONS.value_set(retrying)])
+            self._published_retrying = retrying
