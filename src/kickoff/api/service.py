@@ -257,7 +257,14 @@ class OnboardingService:
                     # one stuck run must not take the whole inbox down with it.
                     return []
             return [
-                {**task.model_dump(), "onboarding_id": oid, "pipeline": state.pipeline, "stage": state.stage}
+                {
+                    **task.model_dump(),
+                    "onboarding_id": oid,
+                    "pipeline": state.pipeline,
+                    "stage": state.stage,
+                    # For the board's inbox; the API's OpenTask leaves it out.
+                    "customer": state.contract.customer.name,
+                }
                 for task in state.open_tasks()
                 if owner_role is None or task.owner_role == owner_role
             ]

@@ -17,8 +17,8 @@ from kickoff.reports.compute import FunnelReport, StageTimesReport
 SVG_NS = "http://www.w3.org/2000/svg"
 WIDTH = 720
 """The viewBox width; the chart scales down to narrower containers."""
-_LABEL_WIDTH = 190
-_VALUE_WIDTH = 260
+_LABEL_WIDTH = 240
+_VALUE_WIDTH = 220
 _BAR_MAX = WIDTH - _LABEL_WIDTH - _VALUE_WIDTH - 20
 _TOP = 36
 _ROW = 30

@@ -1,0 +1,370 @@
+"""Run states turned into what the board's pages show: cards, columns, an onboarding, task rows.
+
+Pure functions of states, pipelines and ``now``: no Temporal, no HTTP, so they are tested
+directly. Times are shown in the pipeline's timezone, where its staff and schedule live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from kickoff.board.forms import EventForm, event_forms
+from kickoff.domain import KickoffOutcome, OnboardingState, Task, TimelineEntry
+from kickoff.pipelines.model import Pipeline
+from kickoff.schedule import format_local
+
+OUTCOME_LABELS = {"completed": "Completed", "no_show": "No-show", "rescheduled": "Rescheduled"}
+RESTART_LABELS = {"no_show": "No-show", "rescheduled": "Rescheduled"}
+
+
+def local(moment: datetime | None, timezone: str) -> str:
+    return format_local(moment, timezone) if moment is not None else ""
+
+
+def days_between(start: datetime, now: datetime) -> int:
+    return max(0, (now - start).days)
+
+
+# ---------------------------------------------------------------- the board
+
+
+@dataclass(frozen=True)
+class Card:
+    id: str
+    customer: str
+    stage: str
+    days_in_stage: int | None
+    next_step: str | None
+    next_step_at: str
+    open_tasks: int
+    status: str
+    outcome: str | None = None
+    awaiting_outcome: bool = False
+    unavailable: str | None = None
+    """Why the run's state could not be read (the card then shows what visibility knows)."""
+
+
+@dataclass
+class Column:
+    stage: str
+    label: str
+    cards: list[Card] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.cards)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One onboarding as the board found it: visibility's row, and its state when readable."""
+
+    id: str
+    stage: str | None
+    status: str
+    state: OnboardingState | None
+    problem: str | None = None
+
+
+def card(row: Row, pipeline: Pipeline, now: datetime, owner_role: str | None) -> Card | None:
+    """The card for ``row``; None when the owner filter leaves nothing of it."""
+    state = row.state
+    if state is None:
+        if owner_role is not None:
+            return None  # its tasks are unknown, so it cannot be shown as having any for the role
+        return Card(
+            id=row.id,
+            customer=row.id,
+            stage=row.stage or "",
+            days_in_stage=None,
+            next_step=None,
+            next_step_at="",
+            open_tasks=0,
+            status=row.status,
+            unavailable=row.problem,
+        )
+    tasks = [t for t in state.open_tasks() if owner_role is None or t.owner_role == owner_role]
+    if owner_role is not None and not tasks:
+        return None
+    outcome = state.kickoff_outcome
+    return Card(
+        id=state.id,
+        customer=state.contract.customer.name,
+        stage=state.stage,
+        days_in_stage=days_between(state.stage_entered_at, now),
+        next_step=state.next_step if state.status == "running" else None,
+        next_step_at=local(state.next_step_at, pipeline.timezone) if state.status == "running" else "",
+        open_tasks=len(tasks),
+        status=state.status,
+        outcome=outcome_text(outcome, pipeline) if outcome else None,
+        awaiting_outcome=state.awaiting_outcome,
+    )
+
+
+def columns(rows: Sequence[Row], pipeline: Pipeline, now: datetime, owner_role: str | None) -> list[Column]:
+    """One column per stage in the pipeline's order; runs in a stage the current pipeline no
+    longer has (an older snapshot) get a column of their own at the end rather than vanish."""
+    by_stage = {stage.id: Column(stage.id, stage.label) for stage in pipeline.stages}
+    for row in rows:
+        shown = card(row, pipeline, now, owner_role)
+        if shown is None:
+            continue
+        column = by_stage.get(shown.stage)
+        if column is None:
+            label = row.state.stage_label if row.state else (shown.stage or "unknown stage")
+            column = by_stage.setdefault(shown.stage, Column(shown.stage, label))
+        column.cards.append(shown)
+    for column in by_stage.values():
+        # Longest in its stage first: those are the ones to look at.
+        column.cards.sort(key=lambda c: (c.days_in_stage is None, -(c.days_in_stage or 0), c.id))
+    return list(by_stage.values())
+
+
+def role_choices(pipelines: Sequence[Pipeline]) -> list[tuple[str, str]]:
+    """Owner roles across ``pipelines``: ``(id, label)``, the first pipeline's label winning."""
+    seen: dict[str, str] = {}
+    for pipeline in pipelines:
+        for role, label in pipeline.roles.items():
+            seen.setdefault(role, label)
+    return sorted(seen.items(), key=lambda item: item[1].lower())
+
+
+# ---------------------------------------------------------------- one onboarding
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    id: str
+    title: str
+    kind: str
+    owner: str
+    owner_role: str | None
+    due: str
+    overdue: bool
+    done: str
+    """When it was done ("" while open)."""
+    by_outcome: bool
+    """Closed only by recording the kick-off outcome, not by "mark done"."""
+    onboarding_id: str = ""
+    stage_label: str = ""
+    customer: str = ""
+
+
+@dataclass(frozen=True)
+class ChecklistRow:
+    id: str
+    label: str
+    owner: str
+    ticked: bool
+    ticked_at: str
+    ticked_by: str | None
+
+
+@dataclass(frozen=True)
+class ChecklistGroup:
+    id: str
+    label: str
+    items: list[ChecklistRow]
+
+    @property
+    def open_items(self) -> int:
+        return sum(1 for item in self.items if not item.ticked)
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    at: str
+    event: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class RecordTable:
+    name: str
+    columns: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class OutcomeForm:
+    segments: list[tuple[str, str]]
+    restart_reasons: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class OnboardingView:
+    state: OnboardingState
+    pipeline: Pipeline
+    stage_label: str
+    days_in_stage: int
+    next_step: str | None
+    next_step_at: str
+    entered_at: str
+    open_tasks: list[TaskRow]
+    done_tasks: list[TaskRow]
+    checklists: list[ChecklistGroup]
+    timeline: list[TimelineRow]
+    emails: list[dict[str, str]]
+    records: list[RecordTable]
+    outcome: str | None
+    outcome_detail: dict[str, str]
+    events: list[EventForm]
+    restart_reasons: list[tuple[str, str]]
+    outcome_form: OutcomeForm | None
+    can_amend: bool
+    previous_cycles: list[dict[str, str]]
+
+
+def outcome_text(outcome: KickoffOutcome, pipeline: Pipeline) -> str:
+    text = OUTCOME_LABELS.get(outcome.outcome, outcome.outcome)
+    if outcome.segment:
+        spec = pipeline.kickoff_outcome
+        segment = spec.segments.get(outcome.segment, outcome.segment) if spec else outcome.segment
+        text += f" · {segment}"
+    return text
+
+
+def task_row(task: Task, pipeline: Pipeline | None, now: datetime, onboarding_id: str = "") -> TaskRow:
+    """A task as a row; without its pipeline (removed from pipelines.yaml) times are shown in UTC."""
+    spec = pipeline.kickoff_outcome if pipeline else None
+    tz = pipeline.timezone if pipeline else "UTC"
+    return TaskRow(
+        id=task.id,
+        title=task.title,
+        kind=task.kind,
+        owner=task.owner,
+        owner_role=task.owner_role,
+        due=local(task.due_at, tz),
+        overdue=task.status == "open" and task.due_at < now,
+        done=local(task.done_at, tz),
+        by_outcome=spec is not None and task.kind == spec.task.kind and task.blocks_completion,
+        onboarding_id=onboarding_id,
+    )
+
+
+def accepts_events(state: OnboardingState, pipeline: Pipeline) -> bool:
+    """Whether staff events still apply: the run is running and has not reached its goal."""
+    if state.status != "running" or state.goal_event is not None:
+        return False
+    return state.stage in pipeline.stage_ids() and not pipeline.stage(state.stage).goal
+
+
+def onboarding_view(
+    state: OnboardingState,
+    pipeline: Pipeline,
+    now: datetime,
+    refill: tuple[str, Mapping[str, str]] | None = None,
+) -> OnboardingView:
+    """Everything the onboarding page shows; ``refill`` puts a refused event form's input back."""
+    tz = pipeline.timezone
+    tasks = sorted(state.tasks, key=lambda t: (t.due_at, t.id))
+    groups = []
+    for checklist_id, checklist in pipeline.checklists.items():
+        items = [
+            ChecklistRow(
+                id=item.id,
+                label=item.label,
+                owner=item.owner,
+                ticked=item.ticked_at is not None,
+                ticked_at=local(item.ticked_at, tz),
+                ticked_by=item.ticked_by,
+            )
+            for item in state.checklist
+            if item.checklist == checklist_id
+        ]
+        if items:
+            groups.append(ChecklistGroup(checklist_id, checklist.label, items))
+    running = state.status == "running"
+    restartable = bool(pipeline.restart.reasons) and not state.awaiting_outcome
+    spec = pipeline.kickoff_outcome
+    outcome_form = None
+    if spec is not None and state.awaiting_outcome and state.kickoff_outcome is None:
+        outcome_form = OutcomeForm(
+            segments=list(spec.segments.items()),
+            restart_reasons=[(r, RESTART_LABELS.get(r, r)) for r in pipeline.restart.reasons],
+        )
+    outcome = state.kickoff_outcome
+    return OnboardingView(
+        state=state,
+        pipeline=pipeline,
+        stage_label=state.stage_label,
+        days_in_stage=days_between(state.stage_entered_at, now),
+        next_step=state.next_step if running else None,
+        next_step_at=local(state.next_step_at, tz) if running else "",
+        entered_at=local(state.stage_entered_at, tz),
+        open_tasks=[task_row(t, pipeline, now) for t in tasks if t.status == "open"],
+        done_tasks=[task_row(t, pipeline, now) for t in tasks if t.status != "open"],
+        checklists=groups,
+        timeline=[timeline_row(entry, pipeline) for entry in reversed(state.timeline)],
+        emails=[
+            {"template": m.template, "to": m.to, "sent_at": local(m.sent_at, tz), "language": m.language}
+            for m in state.emails
+        ],
+        records=[record_table(name, rows) for name, rows in state.records.items()],
+        outcome=outcome_text(outcome, pipeline) if outcome else None,
+        outcome_detail=outcome_detail(outcome, tz) if outcome else {},
+        events=event_forms(pipeline, state.stage, refill) if accepts_events(state, pipeline) else [],
+        restart_reasons=[(r, RESTART_LABELS.get(r, r)) for r in pipeline.restart.reasons]
+        if restartable
+        else [],
+        outcome_form=outcome_form,
+        can_amend=running and state.cycle == 1 and state.stage == pipeline.start_stage,
+        previous_cycles=[
+            {
+                "cycle": str(c.cycle),
+                "final_stage": c.final_stage,
+                "ended_at": local(c.ended_at, tz),
+                "reason": RESTART_LABELS.get(c.restart_reason, c.restart_reason),
+            }
+            for c in state.previous_cycles
+        ],
+    )
+
+
+def outcome_detail(outcome: KickoffOutcome, timezone: str) -> dict[str, str]:
+    detail = {"Recorded": local(outcome.recorded_at, timezone)}
+    if outcome.owner:
+        detail["Responsible advisor"] = outcome.owner
+    if outcome.recorded_by:
+        detail["Recorded by"] = outcome.recorded_by
+    return detail
+
+
+def timeline_row(entry: TimelineEntry, pipeline: Pipeline) -> TimelineRow:
+    event = pipeline.events.get(entry.event)
+    title = event.label if event is not None else entry.event.replace("_", " ")
+    return TimelineRow(at=local(entry.at, pipeline.timezone), event=title, detail=entry.detail)
+
+
+def record_table(name: str, rows: Sequence[Mapping[str, Any]]) -> RecordTable:
+    names: list[str] = []
+    for row in rows:
+        names.extend(key for key in row if key not in names)
+    return RecordTable(
+        name=name.replace("_", " "),
+        columns=names,
+        rows=[["" if row.get(key) is None else str(row.get(key)) for key in names] for row in rows],
+    )
+
+
+# ---------------------------------------------------------------- task inbox
+
+
+def inbox_rows(
+    tasks: Sequence[Mapping[str, Any]], pipelines: Mapping[str, Pipeline], now: datetime
+) -> list[TaskRow]:
+    """The service's open tasks (soonest due first) as rows, in each pipeline's timezone."""
+    rows = []
+    for raw in tasks:
+        task = Task.model_validate({key: value for key, value in raw.items() if key in Task.model_fields})
+        pipeline = pipelines.get(str(raw.get("pipeline")))
+        stage = str(raw.get("stage", ""))
+        label = pipeline.stage(stage).label if pipeline and stage in pipeline.stage_ids() else stage
+        row = task_row(task, pipeline, now, onboarding_id=str(raw["onboarding_id"]))
+        # The customer's name, where the service lists it with the task.
+        customer = raw.get("customer")
+        rows.append(replace(row, stage_label=label, customer=customer if isinstance(customer, str) else ""))
+    return rows
