@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 from datetime import timedelta
@@ -19,12 +20,20 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNa
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from kickoff import search_attributes as sa
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
-from kickoff.logging_setup import configure_logging
+from kickoff.logging_setup import ActivityLogContextInterceptor, configure_logging
 from kickoff.pipelines import PipelineError, load_pipelines
 from kickoff.settings import Settings, get_settings
 from kickoff.workflows.onboarding import OnboardingWorkflow
@@ -37,13 +46,40 @@ _INDEXED_TYPE = {
 }
 
 
-async def connect(target_host: str | None = None) -> Client:
-    """A client with the project's pydantic data converter (default: KICKOFF_TEMPORAL_ADDRESS)."""
+async def connect(target_host: str | None = None, *, runtime: Runtime | None = None) -> Client:
+    """A client with the project's pydantic data converter (default: KICKOFF_TEMPORAL_ADDRESS).
+
+    ``runtime`` (default: Temporal's process-wide one, without metrics) is what a
+    worker built on this client reports its metrics through.
+    """
     settings = get_settings()
     return await Client.connect(
         target_host or settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        runtime=runtime,
+    )
+
+
+def worker_runtime(metrics_address: str | None) -> Runtime:
+    """The worker's Temporal runtime.
+
+    Core (the SDK's Rust part) writes its own warnings straight to stderr in its
+    own format; forwarded into Python logging they come out as JSON like every
+    other line. With ``metrics_address`` the runtime also serves the SDK's metrics,
+    and the activities' own counters, at ``http://<metrics_address>/metrics``.
+    PrometheusConfig's defaults are kept on purpose: counters without a ``_total``
+    suffix and latencies in milliseconds are the names Temporal's SDK metrics
+    reference and dashboards use.
+    """
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+            ),
+            metrics=PrometheusConfig(bind_address=metrics_address) if metrics_address else None,
+        )
     )
 
 
@@ -116,6 +152,7 @@ def create_worker(client: Client, settings: Settings | None = None) -> Worker:
         task_queue=settings.task_queue,
         workflows=[OnboardingWorkflow],
         activities=[mail.send_mail],
+        interceptors=[ActivityLogContextInterceptor()],
         # On SIGTERM (a deploy) let a mail in the middle of its SMTP conversation
         # finish: cancelling it there would leave its delivery unknown.
         graceful_shutdown_timeout=timedelta(seconds=30),
@@ -128,7 +165,8 @@ async def run_worker() -> None:
     # Fail on a broken pipelines file before waiting on Temporal (create_worker checks again
     # for embedders; reading a small file twice at start-up is cheap).
     load_pipelines(settings.pipelines_file)
-    client = await connect()
+    # The runtime binds the metrics port now: a port already taken stops the worker here.
+    client = await connect(runtime=worker_runtime(settings.worker_metrics_address))
     worker = create_worker(client, settings)
     # Idempotent, and it means a fresh production cluster needs no manual step.
     await ensure_search_attributes(client)
@@ -136,7 +174,9 @@ async def run_worker() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker.started", task_queue=settings.task_queue)
+    log.info(
+        "worker.started", task_queue=settings.task_queue, metrics_address=settings.worker_metrics_address
+    )
     async with worker:
         await stop.wait()
     log.info("worker.stopped")

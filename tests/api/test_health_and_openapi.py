@@ -29,10 +29,14 @@ ROUTES = {
     "/onboardings": {"get"},
     "/onboardings/{onboarding_id}": {"get", "patch"},
     "/onboardings/{onboarding_id}/meeting-booked": {"post"},
+    "/reports/funnel": {"get"},
+    "/reports/stage-times": {"get"},
+    "/metrics": {"get"},
     "/onboardings/{onboarding_id}/calls": {"post"},
     "/onboardings/{onboarding_id}/park": {"post"},
     "/onboardings/{onboarding_id}/resume": {"post"},
     "/onboardings/{onboarding_id}/restart": {"post"},
+    "/onboardings/{onboarding_id}/kickoff-outcome": {"post"},
     "/onboardings/{onboarding_id}/events/{event}": {"post"},
     "/onboardings/{onboarding_id}/checklist/{item}": {"post"},
     "/tasks": {"get"},
@@ -87,14 +91,15 @@ async def test_openapi_documents_the_contract_body_and_answers(kickoff: Kickoff)
 
 
 async def test_openapi_declares_bearer_security_on_protected_routes(kickoff: Kickoff) -> None:
-    """Protected operations declare the HTTP bearer scheme; /healthz and /contracts do not."""
+    """Protected operations declare the HTTP bearer scheme; /healthz, /metrics (scraped by
+    Prometheus, no personal data) and /contracts (HMAC-signed) do not."""
     schema = (await kickoff.http.get("/openapi.json")).json()
     schemes = schema["components"]["securitySchemes"]
     assert [s["scheme"].lower() for s in schemes.values()] == ["bearer"]
     for path, methods in ROUTES.items():
         for method in methods:
             secured = bool(schema["paths"][path][method].get("security"))
-            assert secured == (path not in ("/healthz", "/contracts")), (method, path)
+            assert secured == (path not in ("/healthz", "/metrics", "/contracts")), (method, path)
 
 
 def _refs(node: Any) -> Iterator[str]:

@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from kickoff.activities.ledger import LedgerEntry, MailLedger
 from kickoff.domain import SendMailInput, SendMailResult
+from kickoff.metrics import MAILS_ALREADY_SENT, MAILS_FAILED, MAILS_SENT, count_mail
 
 log = structlog.get_logger(__name__)
 
@@ -102,16 +103,25 @@ class MailActivities:
     @activity.defn(name="send_mail")
     async def send_mail(self, input: SendMailInput) -> SendMailResult:
         """Send one mail unless its Message-ID was already sent (see ``ledger`` for why)."""
-        structlog.contextvars.bind_contextvars(
-            onboarding_id=input.onboarding_id,
-            message_id=input.message_id,
-            attempt=activity.info().attempt,
-        )
-        try:
-            async with _heartbeating():
-                return await self._send(input)
-        finally:
-            structlog.contextvars.unbind_contextvars("onboarding_id", "message_id", "attempt")
+        # The worker's interceptor binds onboarding_id, run_id, activity and attempt.
+        with structlog.contextvars.bound_contextvars(message_id=input.message_id):
+            try:
+                async with _heartbeating():
+                    result = await self._send(input)
+            except ApplicationError as err:
+                count_mail(
+                    MAILS_FAILED,
+                    input,
+                    error=err.type or "ApplicationError",
+                    retryable=str(not err.non_retryable).lower(),
+                )
+                raise
+            except Exception as exc:
+                # Anything else (the ledger's disk, say) is retried by Temporal.
+                count_mail(MAILS_FAILED, input, error=type(exc).__name__, retryable="true")
+                raise
+            count_mail(MAILS_SENT if result.delivered else MAILS_ALREADY_SENT, input)
+            return result
 
     async def _send(self, input: SendMailInput) -> SendMailResult:
         try:

@@ -25,6 +25,7 @@ from kickoff.api.service import (
 )
 from kickoff.board import install_board
 from kickoff.logging_setup import configure_logging
+from kickoff.metrics import UNMATCHED_ROUTE, ApiMetrics, path_onboarding_id, route_template
 from kickoff.pipelines import load_pipelines
 from kickoff.settings import Settings, get_settings
 
@@ -100,15 +101,29 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=uuid.uuid4().hex[:12])
         started = time.perf_counter()
-        response = await call_next(request)
-        log.info(
-            "http.request",
-            method=request.method,
-            route=request.scope.get("route").path if request.scope.get("route") else request.url.path,  # type: ignore[union-attr]
-            status=response.status_code,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
-        return response
+        # An exception escaping call_next becomes a 500 in Starlette's outer error middleware.
+        status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+        try:
+            response = await call_next(request)
+            status_code = response.status_code
+            return response
+        finally:
+            seconds = time.perf_counter() - started
+            # Routing has run by now, so the scope holds the matched route and its path parameters.
+            route = route_template(request.scope)
+            ApiMetrics.for_app(app).observe_request(
+                request.method, route or UNMATCHED_ROUTE, status_code, seconds
+            )
+            onboarding_id = path_onboarding_id(request.scope)
+            if onboarding_id is not None:
+                structlog.contextvars.bind_contextvars(onboarding_id=onboarding_id)
+            log.info(
+                "http.request",
+                method=request.method,
+                route=route or request.url.path,
+                status=status_code,
+                ms=round(seconds * 1000, 1),
+            )
 
     return app
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from kickoff.api.deps import Context, Service
 from kickoff.api.schemas import ContractAccepted
 from kickoff.domain import Contract
+from kickoff.metrics import record_onboarding_started
 from kickoff.signature import SignatureError, verify
 
 router = APIRouter(tags=["contracts"])
@@ -79,7 +80,9 @@ async def receive_contract(
     result = await service.start(contract)
     structlog.contextvars.bind_contextvars(onboarding_id=result.onboarding_id)
     log.info("contract.accepted", created=result.created, pipeline=result.pipeline)
-    if not result.created:
+    if result.created:
+        record_onboarding_started(request.app, result.pipeline)
+    else:
         response.status_code = status.HTTP_200_OK
     return ContractAccepted(
         id=result.onboarding_id,
