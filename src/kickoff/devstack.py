@@ -112,7 +112,16 @@ def _prepare_namespace(address: str) -> None:
     from kickoff.worker import connect, ensure_retention, ensure_search_attributes
 
     async def register() -> None:
-        client = await connect(address)
+        # The port opens before the frontend is healthy; on a busy machine that takes seconds.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client = await connect(address)
+                break
+            except RuntimeError as err:
+                if "not healthy" not in str(err) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
         await ensure_search_attributes(client)
         await ensure_retention(client)
 
@@ -159,7 +168,9 @@ def main() -> int:
         wait_for_port("127.0.0.1", 8000, 30, api)
         print(
             "\nkickoff is running (Ctrl-C stops everything):\n"
+            "  staff board         http://localhost:8000/board (sign in with an API key)\n"
             "  API + OpenAPI docs  http://localhost:8000/docs\n"
+            "  metrics             http://localhost:8000/metrics\n"
             f"  Temporal Web UI     http://localhost:{ports.ui}\n"
             f"  mail catcher        smtp://localhost:{settings.smtp_port}, mails in {data / 'mail'}/\n"
             f"  Temporal log        {data / 'temporal.log'}\n",

@@ -794,7 +794,9 @@ class OnboardingWorkflow:
             return
         try:
             await workflow.wait_condition(
-                settled, timeout=MAIL_SLOW_AFTER, timeout_summary=f"flag {name} mail as retrying"
+                settled,
+                timeout=MAIL_SLOW_AFTER,
+                timeout_summary=f"{name} mail: flag as retrying if not sent in 15 min",
             )
             return
         except TimeoutError:
