@@ -186,3 +186,54 @@ async def _runs(kickoff: Kickoff, query: str) -> list[dict[str, Any]]:
     return [
         {"run_id": ex.run_id, "status": ex.status} async for ex in kickoff.api.client.list_workflows(query)
     ]
+
+
+@pytest.mark.parametrize("outcome", ["no_show", "rescheduled"])
+async def test_a_no_show_before_a_booking_is_409_and_restarts_nothing(
+    kickoff: Kickoff, bystander: str, outcome: str
+) -> None:
+    before = await kickoff.state(bystander)
+
+    response = await kickoff.post(f"/onboardings/{bystander}/kickoff-outcome", {"outcome": outcome})
+
+    assert response.status_code == 409
+    assert "no kick-off is booked yet" in response.json()["detail"]
+    assert comparable(await kickoff.state(bystander)) == comparable(before)
+
+
+async def test_a_double_submitted_no_show_restarts_once(kickoff: Kickoff) -> None:
+    oid, _ = await _booked(kickoff)
+    first = await kickoff.post(f"/onboardings/{oid}/kickoff-outcome", {"outcome": "no_show"})
+    assert first.status_code == 202
+    restarted = await kickoff.until(oid, lambda s: s["cycle"] == 2 and "booking_reminder" in templates(s))
+
+    again = await kickoff.post(f"/onboardings/{oid}/kickoff-outcome", {"outcome": "no_show"})
+
+    assert again.status_code == 409
+    assert "no kick-off is booked yet" in again.json()["detail"]
+    assert comparable(await kickoff.state(oid)) == comparable(restarted)
+
+
+async def test_a_no_show_after_a_completed_kickoff_is_409(kickoff: Kickoff) -> None:
+    oid, _ = await _booked(kickoff)
+    assert (await kickoff.post(f"/onboardings/{oid}/kickoff-outcome", COMPLETED)).status_code == 202
+    done = await kickoff.until(oid, lambda s: s["status"] == "completed")
+
+    response = await kickoff.post(f"/onboardings/{oid}/kickoff-outcome", {"outcome": "no_show"})
+
+    assert response.status_code == 409
+    assert "recorded already" in response.json()["detail"]
+    assert comparable(await kickoff.state(oid)) == comparable(done)
+
+
+async def test_a_no_show_on_a_pipeline_without_outcomes_is_404(kickoff: Kickoff) -> None:
+    response = await kickoff.submit(
+        contract_payload(pipeline="pakkepilot-no", language="nb", delivery_start="2026-11-01")
+    )
+    oid = response.json()["id"]
+    before = await kickoff.until(oid, lambda s: bool(s["emails"]))
+
+    response = await kickoff.post(f"/onboardings/{oid}/kickoff-outcome", {"outcome": "no_show"})
+
+    assert response.status_code == 404
+    assert comparable(await kickoff.state(oid)) == comparable(before)

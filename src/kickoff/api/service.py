@@ -17,6 +17,7 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -53,6 +54,9 @@ HANDOVER_WAIT = timedelta(seconds=5)
 """How long a run that continued as new may take to show its successor."""
 UPDATE_TIMEOUT = timedelta(seconds=15)
 """How long a staff action waits for a worker to accept or refuse it."""
+OUTCOME_SETTLE = timedelta(seconds=5)
+"""How long an accepted kick-off outcome is waited on before answering (the run may first
+finish a closing mail that SMTP is slow to take; the outcome is applied after it regardless)."""
 log = structlog.get_logger(__name__)
 
 
@@ -323,13 +327,37 @@ class OnboardingService:
 
     async def record_outcome(self, oid: str, outcome: OutcomeInput) -> tuple[int, str]:
         """How the kick-off went: ``completed`` (segment, advisor) completes the booked run;
-        ``no_show`` and ``rescheduled`` restart onboarding. Returns (cycle, stage) afterwards."""
+        ``no_show`` and ``rescheduled`` restart onboarding. Returns (cycle, stage) afterwards.
+
+        Every outcome goes through the run's own checks (booked, not recorded yet), so a
+        double-submitted no-show restarts once, and nothing restarts a run never booked."""
+        handle, description = await self._describe(oid)
+        current = await self._state_of(oid, description)
+        pipeline = self.catalog.get(current.pipeline)
+        if pipeline is None or pipeline.kickoff_outcome is None:
+            raise NotFoundError(f"pipeline {current.pipeline} does not record kick-off outcomes")
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            if current.kickoff_outcome is not None:
+                raise ConflictError(
+                    f"onboarding {oid} is completed: the kick-off outcome is recorded already "
+                    f"({current.kickoff_outcome.outcome})"
+                )
+            if outcome.outcome != "completed" and _is_goal(pipeline, current.stage):
+                # Booked before outcomes were awaited, its run completed at the booking:
+                # a no-show still restarts it, as POST /restart does.
+                return await self.restart(oid, outcome.outcome, by=outcome.by)
+            raise ConflictError(
+                f"onboarding {oid} is {_status_name(description.status)}: its kick-off outcome "
+                "can no longer be recorded"
+            )
+        version = self.catalog.version(pipeline.id)
         if outcome.outcome != "completed":
-            return await self.restart(oid, outcome.outcome, by=outcome.by)
-        handle = await self._running(oid)
-        cycle: int = await self._update(handle, OnboardingWorkflow.record_kickoff_outcome, outcome)
-        state = await self.state(oid)
-        return cycle, state.stage
+            restart = RestartInput(reason=outcome.outcome, pipeline=pipeline, pipeline_version=version)
+            outcome = outcome.model_copy(update={"restart": restart})
+        await self._update(handle, OnboardingWorkflow.record_kickoff_outcome, outcome, settle=OUTCOME_SETTLE)
+        if outcome.restart is not None:
+            return current.cycle + 1, pipeline.restart.stage
+        return current.cycle, current.stage
 
     async def restart(self, oid: str, reason: str, by: str | None = None) -> tuple[int, str]:
         handle, description = await self._describe(oid)
@@ -344,12 +372,13 @@ class OnboardingService:
             # this cycle (and in its search attributes) before the run continues as the next.
             restart = RestartInput(reason=reason, pipeline=pipeline, pipeline_version=version)
             try:
-                cycle: int = await self._update(
+                await self._update(
                     handle,
                     OnboardingWorkflow.record_kickoff_outcome,
                     OutcomeInput(outcome=reason, by=by, restart=restart),
+                    settle=OUTCOME_SETTLE,
                 )
-                return cycle, pipeline.restart.stage
+                return current.cycle + 1, pipeline.restart.stage
             except NotFoundError:
                 pass  # a run started before outcomes were awaited: it completes, then restarts
         finishing = _is_goal(pipeline, current.stage) or current.goal_event is not None
@@ -408,11 +437,28 @@ class OnboardingService:
         *,
         update_id: str | None = None,
         handed_over: bool = False,
+        settle: timedelta | None = None,
     ) -> Any:
         """Run an update; with ``update_id`` (a client's Idempotency-Key) Temporal applies a
-        retried request once and answers the retry with the first result."""
+        retried request once and answers the retry with the first result.
+
+        With ``settle``, answer once the run has accepted the update (its validator passed)
+        and waited that long for its result (None if it is still being applied)."""
         try:
-            return await handle.execute_update(update, arg, id=update_id, rpc_timeout=UPDATE_TIMEOUT)
+            if settle is None:
+                return await handle.execute_update(update, arg, id=update_id, rpc_timeout=UPDATE_TIMEOUT)
+            accepted = await handle.start_update(
+                update,
+                arg,
+                id=update_id,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                rpc_timeout=UPDATE_TIMEOUT,
+            )
+            try:
+                return await asyncio.wait_for(accepted.result(), settle.total_seconds())
+            except TimeoutError:
+                log.info("onboarding.update_still_applying", onboarding_id=handle.id)
+                return None
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             log.warning("onboarding.update_timed_out", onboarding_id=handle.id)
             raise UnavailableError(
@@ -435,7 +481,9 @@ class OnboardingService:
             # over into its successor (continue-as-new), which takes the update instead.
             successor, description = await self._describe(handle.id)
             if not handed_over and description.status == WorkflowExecutionStatus.RUNNING:
-                return await self._update(successor, update, arg, update_id=update_id, handed_over=True)
+                return await self._update(
+                    successor, update, arg, update_id=update_id, handed_over=True, settle=settle
+                )
             raise ConflictError(f"onboarding {handle.id} has finished: {err.message}") from None
 
     async def temporal_ok(self) -> bool:

@@ -513,6 +513,10 @@ class OnboardingWorkflow:
             raise ValueError(
                 f"the kick-off outcome is recorded already ({self._state.kickoff_outcome.outcome})"
             )
+        if self._state.goal_event is not None:
+            raise ValueError(
+                f"onboarding is completed by {self._state.goal_event}: no kick-off outcome is awaited"
+            )
         if self._state.stage != spec.awaited_in:
             awaited = self._pipeline.stage(spec.awaited_in).label
             raise ValueError(
