@@ -50,6 +50,12 @@ def configure_logging(*, json: bool = True, level: int = logging.INFO, stream: T
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # uvicorn configures its loggers with handlers of its own before it calls the app factory:
+    # hand their lines (start-up, tracebacks of failed requests) to the JSON renderer too.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.propagate = True
 
 
 def flatten_temporal_context(
