@@ -125,6 +125,14 @@ class ChecklistItemState(BaseModel):
     ticked_by: str | None = None
 
 
+class StageVisit(BaseModel):
+    """One stay in a stage: what "time in stage" reports are computed from."""
+
+    stage: str
+    entered_at: datetime
+    left_at: datetime | None = None
+
+
 class CycleSummary(BaseModel):
     """An earlier cycle of the same onboarding, ended by a restart."""
 
@@ -133,14 +141,8 @@ class CycleSummary(BaseModel):
     final_stage: str
     ended_at: datetime
     restart_reason: str
-
-
-class StageVisit(BaseModel):
-    """One stay in a stage: what "time in stage" reports are computed from."""
-
-    stage: str
-    entered_at: datetime
-    left_at: datetime | None = None
+    visits: list[StageVisit] = Field(default_factory=list)
+    """That cycle's stage visits (time-in-stage reports keep counting them after a restart)."""
 
 
 KickoffOutcomeKind = Literal["completed", "no_show", "rescheduled"]

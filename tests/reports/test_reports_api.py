@@ -97,15 +97,14 @@ async def test_funnel_of_another_pipeline_is_all_zeros(reports_api: Api, scenari
     assert all(row["count"] == 0 for row in report["stages"])
 
 
-async def test_stage_times_count_finished_visits_of_the_current_cycles(
-    reports_api: Api, scenario: Scenario
-) -> None:
-    """Each first cycle left new for onboarding (4 finished visits of new: the restarted ones' second
-    cycles began in onboarding); the parked, booked and finished ones left onboarding; visits still
-    open (the last one of each run) do not count."""
+async def test_stage_times_count_finished_visits_of_every_cycle(reports_api: Api, scenario: Scenario) -> None:
+    """Each of the 6 first cycles left new for onboarding (the restarted ones' second cycles began
+    in onboarding); 5 visits of onboarding finished (parked, booked, finished, and the first cycles
+    of both restarted ones); the no-show's visit of closed ended at its restart. Visits still open
+    (the last one of each run, a completed run's goal stage) do not count."""
     report = await eventually(
         lambda: _report(reports_api, "stage-times", pipeline="assist-se"),
-        lambda r: r["onboardings"] == 6 and _by_stage(r)["new"]["visits"] == 4,
+        lambda r: r["onboardings"] == 6 and _by_stage(r)["new"]["visits"] == 6,
         within=20,
     )
     stages = _by_stage(report)
@@ -114,9 +113,10 @@ async def test_stage_times_count_finished_visits_of_the_current_cycles(
     assert new["label"] == "Ny"
     assert 0 <= new["median_hours"] <= new["p90_hours"] < 1  # it left new at once
     onboarding = stages["onboarding"]
-    assert onboarding["visits"] == 3
+    assert onboarding["visits"] == 5
     assert 0 <= onboarding["median_hours"] <= onboarding["p90_hours"] < 1
-    for stage in ("follow_up", "manual_follow_up", "inactive", "closed"):
+    assert stages["closed"]["visits"] == 1
+    for stage in ("follow_up", "manual_follow_up", "inactive"):
         assert (stages[stage]["visits"], stages[stage]["median_hours"], stages[stage]["p90_hours"]) == (
             0,
             None,
@@ -124,9 +124,9 @@ async def test_stage_times_count_finished_visits_of_the_current_cycles(
         ), stage
     assert report["goal_stages"] == ["closed"]
     assert report["unreadable"] == 0
-    # Only the booked and finished ones are decided (they reached closed at once); the others
-    # are seconds, not 30 days, into their current cycle.
-    assert (report["closed_within_30_days"], report["closed_within_30_days_of"]) == (1.0, 2)
+    # Decided: the four that reached closed at once (booked, finished, and both restarted ones in
+    # their first cycle); the other two are seconds, not 30 days, into onboarding.
+    assert (report["closed_within_30_days"], report["closed_within_30_days_of"]) == (1.0, 4)
     svg = ET.fromstring(stage_times_svg(StageTimesReport.model_validate(report)))  # noqa: S314
     assert svg.get("role") == "img"
 

@@ -267,3 +267,19 @@ def test_hours_are_exact_fractions_of_an_hour() -> None:
     visits = [StageVisit(stage="new", entered_at=T0, left_at=T0 + timedelta(minutes=90, seconds=36))]
     [hours] = finished_hours([visits])["new"]
     assert math.isclose(hours, 1.51)
+
+
+def test_the_30_days_count_from_when_onboarding_could_begin_not_from_the_contract():
+    """Received 45 days before its delivery start and closed 10 days after it: within 30 days of
+    when onboarding could begin; counted from the contract's receipt it would not be."""
+    days = 24
+    visits = [
+        visit("new", 0, 45 * days),
+        visit("onboarding", 45 * days, 55 * days),
+        visit("closed", 55 * days),
+    ]
+    now = T0 + timedelta(days=100)
+    delivery_start = T0 + timedelta(days=45)
+
+    assert goal_share([visits], ["closed"], now) == (0.0, 1)
+    assert goal_share([visits], ["closed"], now, starts=[delivery_start]) == (1.0, 1)

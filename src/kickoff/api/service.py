@@ -410,6 +410,7 @@ class OnboardingService:
             final_stage=current.stage,
             ended_at=description.close_time or current.stage_entered_at,
             restart_reason=reason,
+            visits=current.visits,
         )
         try:
             await self._start_run(

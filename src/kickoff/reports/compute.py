@@ -24,6 +24,7 @@ from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 from kickoff import search_attributes as sa
 from kickoff.domain import OnboardingState, StageVisit
 from kickoff.pipelines import Pipeline
+from kickoff.schedule import start_of_day
 
 if TYPE_CHECKING:
     # kickoff.api imports its routes, which import this module: the service is imported where it
@@ -151,12 +152,16 @@ def finished_hours(visit_lists: Iterable[Sequence[StageVisit]]) -> dict[str, lis
 
 
 def reached_goal_within(
-    visits: Sequence[StageVisit], goal_stages: Iterable[str], window: timedelta = GOAL_WINDOW
+    visits: Sequence[StageVisit],
+    goal_stages: Iterable[str],
+    window: timedelta = GOAL_WINDOW,
+    start: datetime | None = None,
 ) -> bool:
-    """Whether a goal stage was entered within ``window`` of the first visit's ``entered_at``."""
+    """Whether a goal stage was entered within ``window`` of ``start`` (default: the first
+    visit's ``entered_at``)."""
     if not visits:
         return False
-    start = visits[0].entered_at
+    start = start or visits[0].entered_at
     goals = set(goal_stages)
     return any(v.stage in goals and v.entered_at - start <= window for v in visits)
 
@@ -166,6 +171,7 @@ def goal_share(
     goal_stages: Iterable[str],
     now: datetime,
     window: timedelta = GOAL_WINDOW,
+    starts: Sequence[datetime | None] | None = None,
 ) -> tuple[float | None, int]:
     """The share of onboardings that reached a goal stage within ``window`` of their first visit,
     and how many onboardings it is over.
@@ -177,19 +183,24 @@ def goal_share(
     """
     goals = tuple(goal_stages)
     quick = decided = 0
-    for visits in visit_lists:
+    for index, visits in enumerate(visit_lists):
         if not visits:
             continue
-        if reached_goal_within(visits, goals, window):
+        start = (starts[index] if starts is not None else None) or visits[0].entered_at
+        if reached_goal_within(visits, goals, window, start):
             quick += 1
             decided += 1
-        elif now - visits[0].entered_at > window:
+        elif now - start > window:
             decided += 1
     return (quick / decided if decided else None), decided
 
 
 def stage_times_of(
-    pipeline: Pipeline, visit_lists: Sequence[Sequence[StageVisit]], now: datetime, unreadable: int = 0
+    pipeline: Pipeline,
+    visit_lists: Sequence[Sequence[StageVisit]],
+    now: datetime,
+    unreadable: int = 0,
+    starts: Sequence[datetime | None] | None = None,
 ) -> StageTimesReport:
     """Median and 90th percentile (nearest rank, see ``percentile``) of the hours spent in each
     finished visit of each stage, and the share of onboardings that reached a goal stage within
@@ -208,7 +219,7 @@ def stage_times_of(
             )
         )
     goals = [stage.id for stage in pipeline.stages if stage.goal]
-    share, decided = goal_share(visit_lists, goals, now)
+    share, decided = goal_share(visit_lists, goals, now, starts=starts)
     return StageTimesReport(
         pipeline=pipeline.id,
         stages=stages,
@@ -262,10 +273,12 @@ async def funnel(service: OnboardingService, pipeline: str) -> FunnelReport:
 async def stage_times(service: OnboardingService, pipeline: str) -> StageTimesReport:
     """Time in stage over the finished visits of every onboarding of ``pipeline``.
 
-    Visits come from each onboarding's state (``OnboardingState.visits``), which holds the current
-    cycle only: a restarted onboarding contributes its visits since the restart, and its 30 days
-    are counted from the restart. A run whose state cannot be read (running, but no worker answers)
-    is skipped and counted in ``unreadable``, not fatal. Raises UnprocessableError (422) for a
+    Visits come from each onboarding's state: its earlier cycles' (``previous_cycles``, for runs
+    restarted since visits were kept) and the current one's. The 30 days count from when
+    onboarding could begin: the contract's delivery start (local midnight), or its receipt if
+    that is later, so waiting for a delivery start weeks ahead does not count against it. A run
+    whose state cannot be read (running, but no worker answers) is skipped and counted in
+    ``unreadable``, not fatal. Raises UnprocessableError (422) for a
     pipeline the catalog does not know.
     """
     from kickoff.api.service import NotFoundError, UnavailableError
@@ -282,5 +295,21 @@ async def stage_times(service: OnboardingService, pipeline: str) -> StageTimesRe
                 return None
 
     states = await asyncio.gather(*(read(run.id) for run in runs))
-    visit_lists = [state.visits for state in states if state is not None]
-    return stage_times_of(spec, visit_lists, datetime.now(UTC), unreadable=len(states) - len(visit_lists))
+    readable = [state for state in states if state is not None]
+    visit_lists = [
+        [*(visit for cycle in state.previous_cycles for visit in cycle.visits), *state.visits]
+        for state in readable
+    ]
+    starts = [_window_start(spec, state, visits) for state, visits in zip(readable, visit_lists, strict=True)]
+    return stage_times_of(
+        spec, visit_lists, datetime.now(UTC), unreadable=len(states) - len(readable), starts=starts
+    )
+
+
+def _window_start(
+    pipeline: Pipeline, state: OnboardingState, visits: Sequence[StageVisit]
+) -> datetime | None:
+    """When onboarding could begin: the delivery start, or the contract's receipt if later."""
+    if not visits:
+        return None
+    return max(visits[0].entered_at, start_of_day(state.contract.delivery_start, pipeline.timezone))

@@ -247,6 +247,10 @@ class OnboardingWorkflow:
             final_stage=self._state.stage,
             ended_at=workflow.now(),
             restart_reason=restart.reason,
+            visits=[
+                *self._state.visits[:-1],
+                *(v.model_copy(update={"left_at": workflow.now()}) for v in self._state.visits[-1:]),
+            ],
         )
         workflow.continue_as_new(
             OnboardingInput(
