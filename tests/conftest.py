@@ -193,6 +193,7 @@ def api_settings(task_queue: str, tmp_path: Path, smtp: MailCatcher, **overrides
         "data_dir": tmp_path / "data",
         "public_url": "http://kickoff.test",
         "log_json": True,
+        "report_cache_seconds": 0,  # tests watch reports change as runs move
     }
     values.update(overrides)
     return Settings(**values)

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     worker_metrics_address: str | None = "127.0.0.1:9464"
     worker_metrics_url: str | None = "http://127.0.0.1:9464/metrics"
 
+    # Reports read every onboarding's state: the board and /reports reuse a result this long.
+    report_cache_seconds: float = Field(default=30.0, ge=0)
+
     pipelines_file: Path = Path("pipelines.yaml")
     data_dir: Path = Path(".data")
     public_url: str = "http://localhost:8000"

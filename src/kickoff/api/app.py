@@ -42,7 +42,9 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
     catalog = load_pipelines(settings.pipelines_file)
     context = AppContext(settings=settings, catalog=catalog, client=client)
     if client is not None:
-        context.service = OnboardingService(client, catalog, settings.task_queue)
+        context.service = OnboardingService(
+            client, catalog, settings.task_queue, report_cache_seconds=settings.report_cache_seconds
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,7 +54,12 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
             context.client = await connect(settings.temporal_address)
             # Idempotent; the API may start before the worker on a fresh cluster.
             await ensure_search_attributes(context.client)
-            context.service = OnboardingService(context.client, catalog, settings.task_queue)
+            context.service = OnboardingService(
+                context.client,
+                catalog,
+                settings.task_queue,
+                report_cache_seconds=settings.report_cache_seconds,
+            )
         log.info("api.started", pipelines=dict(catalog.versions))
         yield
 

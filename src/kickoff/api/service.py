@@ -85,10 +85,15 @@ class StartResult:
 
 
 class OnboardingService:
-    def __init__(self, client: Client, catalog: PipelineCatalog, task_queue: str) -> None:
+    def __init__(
+        self, client: Client, catalog: PipelineCatalog, task_queue: str, report_cache_seconds: float = 0.0
+    ) -> None:
         self.client = client
         self.catalog = catalog
         self.task_queue = task_queue
+        self.report_cache_seconds = report_cache_seconds
+        # Reports by (kind, pipeline): when computed, and the computation (shared while running).
+        self.report_cache: dict[tuple[str, str], tuple[float, asyncio.Task[Any]]] = {}
         # Visibility queries see only this deployment's runs (its workflow type and task queue).
         self._ours = f"WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{task_queue}'"
 

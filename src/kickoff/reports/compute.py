@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     # kickoff.api imports its routes, which import this module: the service is imported where it
     # is used, so `import kickoff.reports` works on its own (the board, the unit tests).
     from kickoff.api.service import OnboardingService
+
+R = TypeVar("R")
 
 GOAL_WINDOW = timedelta(days=30)
 """How soon after its first stage visit an onboarding must reach a goal stage to count as quick."""
@@ -260,17 +262,48 @@ async def _onboardings(service: OnboardingService, pipeline: Pipeline) -> list[R
     return latest_runs(rows)
 
 
+async def _cached(
+    service: OnboardingService, kind: str, pipeline: str, compute: Callable[[], Coroutine[Any, Any, R]]
+) -> R:
+    """``compute()``, reused for ``service.report_cache_seconds``: every board view and report
+    call would otherwise list and read every onboarding again. Concurrent callers share one
+    computation; a failed one is not kept."""
+    loop = asyncio.get_running_loop()
+    key = (kind, pipeline)
+    cached = service.report_cache.get(key)
+    if cached is None or loop.time() - cached[0] >= service.report_cache_seconds:
+        cached = (loop.time(), loop.create_task(compute()))
+        service.report_cache[key] = cached
+    try:
+        result: R = await asyncio.shield(cached[1])
+    except BaseException:
+        if service.report_cache.get(key) is cached:
+            del service.report_cache[key]
+        raise
+    return result
+
+
 async def funnel(service: OnboardingService, pipeline: str) -> FunnelReport:
     """Onboardings of ``pipeline`` per stage (its ``KickoffStage`` search attribute), in stage order.
 
     Raises UnprocessableError (422) for a pipeline the catalog does not know.
     """
     spec = _pipeline(service, pipeline)
-    runs = await _onboardings(service, spec)
-    return funnel_of(spec, (run.stage for run in runs))
+
+    async def compute() -> FunnelReport:
+        runs = await _onboardings(service, spec)
+        return funnel_of(spec, (run.stage for run in runs))
+
+    return await _cached(service, "funnel", spec.id, compute)
 
 
 async def stage_times(service: OnboardingService, pipeline: str) -> StageTimesReport:
+    """Time in stage (see ``_stage_times``), reused for ``report_cache_seconds``."""
+    spec = _pipeline(service, pipeline)
+    return await _cached(service, "stage_times", spec.id, lambda: _stage_times(service, spec))
+
+
+async def _stage_times(service: OnboardingService, spec: Pipeline) -> StageTimesReport:
     """Time in stage over the finished visits of every onboarding of ``pipeline``.
 
     Visits come from each onboarding's state: its earlier cycles' (``previous_cycles``, for runs
@@ -278,12 +311,10 @@ async def stage_times(service: OnboardingService, pipeline: str) -> StageTimesRe
     onboarding could begin: the contract's delivery start (local midnight), or its receipt if
     that is later, so waiting for a delivery start weeks ahead does not count against it. A run
     whose state cannot be read (running, but no worker answers) is skipped and counted in
-    ``unreadable``, not fatal. Raises UnprocessableError (422) for a
-    pipeline the catalog does not know.
+    ``unreadable``, not fatal.
     """
     from kickoff.api.service import NotFoundError, UnavailableError
 
-    spec = _pipeline(service, pipeline)
     runs = await _onboardings(service, spec)
     limit = asyncio.Semaphore(_READ_CONCURRENCY)
 
