@@ -23,7 +23,11 @@ MAIN_USER = {
     "email": "xaviera.qvist@qvarnback-zelmerska.example",
     "phone": "+46 70 913 52 86",
 }
+BOOKED_BY = "Ingeborg Yttergren"
+ADVISOR = "Ebbe Zelmersson-Wiik"
 PERSONAL_DATA = [
+    BOOKED_BY,
+    ADVISOR,
     CUSTOMER["name"],
     CUSTOMER["org_number"],
     CUSTOMER["org_number"].replace("-", ""),
@@ -47,7 +51,8 @@ def _leaks(record: dict[str, Any], line: str) -> list[str]:
 async def test_a_full_run_logs_json_with_ids_and_without_personal_data(
     json_logs: CapturedLogs, dev_server: Client, smtp: MailCatcher, tmp_path: Path
 ) -> None:
-    """Contract, welcome mail and a logged call through the real API and worker: every log line is JSON,
+    """Contract, welcome mail, a logged call, the booking and the kick-off outcome through the real API
+    and worker: every log line is JSON,
     the mail activity's lines carry the onboarding and run ids, and no line holds a name, address,
     phone number or org number."""
     async with served_kickoff(dev_server, dev_server, smtp, tmp_path) as kickoff:
@@ -55,12 +60,19 @@ async def test_a_full_run_logs_json_with_ids_and_without_personal_data(
         response = await kickoff.post(f"/onboardings/{oid}/calls", {"outcome": "no_answer"})
         assert response.status_code == 202, response.text
         run_id = await kickoff.run_id(oid)
+        booking = {"meeting_at": "2026-11-25T10:00:00+01:00", "booked_by": BOOKED_BY}
+        assert (await kickoff.post(f"/onboardings/{oid}/meeting-booked", booking)).status_code == 202
+        await kickoff.until(oid, lambda s: s["awaiting_outcome"])
+        outcome = {"outcome": "completed", "segment": "A", "owner": ADVISOR}
+        assert (await kickoff.post(f"/onboardings/{oid}/kickoff-outcome", outcome)).status_code == 202
+        done = await kickoff.until(oid, lambda s: s["status"] == "completed")
         [welcome] = kickoff.mails(oid, "welcome")
 
     # The personal data really went through the system (into the mail), so its absence below means something.
     assert str(welcome["Subject"]).startswith(SUBJECTS["welcome"])
     assert CUSTOMER["name"] in str(welcome["Subject"])
     assert welcome["To"] == MAIN_USER["email"]
+    assert done["kickoff_outcome"]["owner"] == ADVISOR
 
     records = json_logs.records()
     mail_lines = [r for r in records if r.get("logger") == "kickoff.activities.mail"]
