@@ -161,7 +161,7 @@ class OnboardingService:
         deadline = loop.time() + HANDOVER_WAIT.total_seconds()
         while True:
             try:
-                description = await handle.describe()
+                description = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
             except RPCError as err:
                 if err.status == RPCStatusCode.NOT_FOUND:
                     raise NotFoundError(f"no onboarding {oid}") from None
