@@ -27,9 +27,11 @@ async def _client_of_a_stopped_server() -> Client:
     )
     try:
         wait_for_port("127.0.0.1", ports.frontend, 60, process)
-        return await eventually(
-            lambda: _connect(f"127.0.0.1:{ports.frontend}"), lambda client: client is not None, within=60
+        client = await eventually(
+            lambda: _connect(f"127.0.0.1:{ports.frontend}"), lambda found: found is not None, within=60
         )
+        assert client is not None
+        return client
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 from temporalio.client import Client
@@ -26,7 +27,7 @@ async def test_reports_are_reused_within_the_cache_time(
     ):
         kickoff = Kickoff(Api(http=http, settings=settings, client=dev_server), smtp)
 
-        async def report(kind: str) -> dict:
+        async def report(kind: str) -> dict[str, Any]:
             response = await kickoff.get(f"/reports/{kind}", pipeline="assist-se")
             assert response.status_code == 200, response.text
             return response.json()
