@@ -30,6 +30,8 @@ SUBJECTS = {
     "booking_reminder": "Påminnelse: boka ert uppstartsmöte",
     "kickoff_booked": "Uppstartsmöte bokat",
 }
+# A kick-off booked for 25 November 2026, 10:00 in Stockholm.
+MEETING = {"meeting_at": "2026-11-25T10:00:00+01:00"}
 
 State = dict[str, Any]
 
@@ -69,6 +71,34 @@ class Kickoff:
         oid: str = response.json()["id"]
         await self.until(oid, lambda s: s["stage"] == "onboarding" and "welcome" in templates(s))
         return oid
+
+    async def book(self, oid: str, meeting: dict[str, Any] | None = None) -> State:
+        """Book the kick-off: the run moves to `closed`, mails the team and waits there
+        (still running) for staff to record the outcome."""
+        response = await self.post(f"/onboardings/{oid}/meeting-booked", meeting or MEETING)
+        assert response.status_code == 202, response.text
+        assert response.json() == {"id": oid, "stage": "closed"}
+        return await self.until(oid, lambda s: s["awaiting_outcome"])
+
+    async def record_completed(self, oid: str, segment: str = "B", owner: str = "Sara Lind") -> State:
+        """The booked kick-off was held: record it (segment and advisor) and wait until the run
+        has completed."""
+        body = {"outcome": "completed", "segment": segment, "owner": owner}
+        response = await self.post(f"/onboardings/{oid}/kickoff-outcome", body)
+        assert response.status_code == 202, response.text
+        accepted = response.json()
+        assert (accepted["id"], accepted["outcome"], accepted["stage"]) == (oid, "completed", "closed")
+        state = await self.until(oid, lambda s: s["status"] == "completed")
+        assert accepted["cycle"] == state["cycle"]
+        recorded = state["kickoff_outcome"]
+        assert (recorded["outcome"], recorded["segment"], recorded["owner"]) == ("completed", segment, owner)
+        return state
+
+    async def close(self, oid: str, meeting: dict[str, Any] | None = None) -> State:
+        """A finished onboarding: book the kick-off, record it as held, wait until completed."""
+        response = await self.post(f"/onboardings/{oid}/meeting-booked", meeting or MEETING)
+        assert response.status_code == 202, response.text
+        return await self.record_completed(oid)
 
     async def state(self, oid: str) -> State:
         return await self.api.onboarding(oid)

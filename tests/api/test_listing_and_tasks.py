@@ -10,8 +10,6 @@ import pytest
 from tests.api.conftest import PAST_DELIVERY, Kickoff
 from tests.support import catalog, contract_payload, eventually
 
-MEETING = {"meeting_at": "2026-11-25T10:00:00+01:00"}
-
 
 def _ids(rows: list[dict[str, Any]]) -> list[str]:
     return [row["id"] for row in rows]
@@ -74,8 +72,7 @@ async def test_get_onboarding_returns_the_run_with_tasks_mails_and_timeline(kick
 async def test_get_completed_onboarding_still_answers(kickoff: Kickoff) -> None:
     """A closed onboarding (its run completed) is still readable, with status completed."""
     oid = await kickoff.start()
-    assert (await kickoff.post(f"/onboardings/{oid}/meeting-booked", MEETING)).status_code == 202
-    await kickoff.until(oid, lambda s: s["status"] == "completed")
+    await kickoff.close(oid)
     await kickoff.api.client.get_workflow_handle(oid).result()  # the run has really ended
     state = await kickoff.state(oid)
     assert (state["status"], state["stage"]) == ("completed", "closed")
@@ -109,27 +106,48 @@ async def test_list_by_stage_and_pipeline_finds_the_running_onboarding(kickoff: 
 
 
 async def test_list_shows_a_closed_onboarding_under_closed(kickoff: Kickoff) -> None:
-    """A completed onboarding is listed under stage closed with status completed."""
+    """A booked onboarding is listed under stage closed, running while it awaits its kick-off
+    outcome, and with status completed once the outcome is recorded."""
     oid = await kickoff.start()
-    assert (await kickoff.post(f"/onboardings/{oid}/meeting-booked", MEETING)).status_code == 202
+    await kickoff.book(oid)
+    rows = await eventually(
+        lambda: _list(kickoff, stage="closed"),
+        lambda r: any(row["id"] == oid and row["status"] == "running" for row in r),
+    )
+    assert all(r["stage"] == "closed" for r in rows)
+    await kickoff.record_completed(oid)
     rows = await eventually(
         lambda: _list(kickoff, stage="closed"),
         lambda r: any(row["id"] == oid and row["status"] == "completed" for row in r),
     )
     assert all(r["stage"] == "closed" for r in rows)
+    assert [row["status"] for row in rows if row["id"] == oid] == ["completed"]
     assert oid not in _ids(await _list(kickoff, stage="onboarding"))
 
 
-async def test_list_shows_a_restarted_onboarding_once(kickoff: Kickoff) -> None:
-    """After a restart of a closed onboarding, the list shows only its new, running cycle."""
+@pytest.mark.parametrize(
+    "held_first",
+    [
+        pytest.param(False, id="awaiting-the-outcome"),
+        pytest.param(True, id="after-a-completed-kick-off"),
+    ],
+)
+async def test_list_shows_a_restarted_onboarding_once(kickoff: Kickoff, held_first: bool) -> None:
+    """After a restart of a closed onboarding, the list shows only its new, running cycle: whether
+    the run continued as new (restarted while awaiting the outcome) or a new run started after the
+    completed one."""
     oid = await kickoff.start()
-    assert (await kickoff.post(f"/onboardings/{oid}/meeting-booked", MEETING)).status_code == 202
-    await kickoff.until(oid, lambda s: s["status"] == "completed")
+    if held_first:
+        await kickoff.close(oid)
+    else:
+        await kickoff.book(oid)
     assert (await kickoff.post(f"/onboardings/{oid}/restart", {"reason": "no_show"})).status_code == 202
     new_run = await kickoff.run_id(oid)
 
     def only_new_cycle(rows: list[dict[str, Any]]) -> bool:
-        return [r["run_id"] for r in rows if r["id"] == oid] == [new_run]
+        # A run that continued as new starts with the attributes of the run before it (stage
+        # closed) until its own upsert reaches visibility: wait for the new cycle's stage too.
+        return [(r["run_id"], r["stage"]) for r in rows if r["id"] == oid] == [(new_run, "onboarding")]
 
     rows = await eventually(lambda: _list(kickoff, pipeline="assist-se"), only_new_cycle)
     [row] = [r for r in rows if r["id"] == oid]
@@ -250,10 +268,11 @@ async def test_task_of_a_closed_onboarding_cannot_be_done(kickoff: Kickoff) -> N
     """A task of a completed onboarding gets 409: it was closed with the onboarding."""
     oid = await kickoff.start()
     task_id = (await kickoff.state(oid))["tasks"][0]["id"]
-    assert (await kickoff.post(f"/onboardings/{oid}/meeting-booked", MEETING)).status_code == 202
-    await kickoff.until(oid, lambda s: s["status"] == "completed")
-    response = await kickoff.post(f"/tasks/{task_id}/done")
-    assert response.status_code == 409, response.text
+    closed = await kickoff.close(oid)
+    [outcome_task] = [t["id"] for t in closed["tasks"] if t["kind"] == "kickoff_outcome"]
+    for done in (task_id, outcome_task):
+        response = await kickoff.post(f"/tasks/{done}/done")
+        assert response.status_code == 409, response.text
 
 
 @pytest.mark.parametrize(

@@ -6,22 +6,31 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Kickoff, comparable, templates
+from tests.api.conftest import MEETING, Kickoff, comparable, templates
 
-MEETING = {"meeting_at": "2026-11-25T10:00:00+01:00"}
 REBOOKING_CALL = "Ring kunden och boka ett nytt uppstartsmöte"
 
 
-async def _book_and_close(kickoff: Kickoff, oid: str) -> dict[str, Any]:
-    response = await kickoff.post(f"/onboardings/{oid}/meeting-booked", MEETING)
-    assert response.status_code == 202, response.text
-    return await kickoff.until(oid, lambda s: s["status"] == "completed")
-
-
-async def test_restart_after_booked_meeting_starts_cycle_2_with_a_booking_reminder(kickoff: Kickoff) -> None:
-    """Restarting a closed onboarding starts cycle 2 in onboarding with a booking reminder, not a welcome."""
+@pytest.mark.parametrize(
+    "held_first",
+    [
+        pytest.param(False, id="awaiting-the-outcome"),
+        pytest.param(True, id="after-a-completed-kick-off"),
+    ],
+)
+async def test_restart_after_booked_meeting_starts_cycle_2_with_a_booking_reminder(
+    kickoff: Kickoff, held_first: bool
+) -> None:
+    """Restarting a booked onboarding starts cycle 2 in onboarding with a booking reminder, not a
+    welcome: whether the run still awaits its kick-off outcome (the no-show is that outcome, and the
+    run continues as new) or its kick-off was recorded as held and the run completed (a new run)."""
     oid = await kickoff.start()
-    closed = await _book_and_close(kickoff, oid)
+    if held_first:
+        closed = await kickoff.close(oid)
+        assert closed["status"] == "completed"
+    else:
+        closed = await kickoff.book(oid)
+        assert (closed["status"], closed["stage"]) == ("running", "closed")
     first_run = await kickoff.run_id(oid)
 
     response = await kickoff.post(f"/onboardings/{oid}/restart", {"reason": "no_show"})
@@ -34,6 +43,8 @@ async def test_restart_after_booked_meeting_starts_cycle_2_with_a_booking_remind
     assert state["id"] == oid
     assert state["stage"] == "onboarding"
     assert state["status"] == "running"
+    assert state["awaiting_outcome"] is False
+    assert state["kickoff_outcome"] is None  # the new cycle has had no kick-off yet
     assert templates(state) == ["booking_reminder"]
     assert [t["title"] for t in state["tasks"] if t["status"] == "open"] == [REBOOKING_CALL]
     assert any(e["event"] == "restarted" and "no_show" in e["detail"] for e in state["timeline"])
@@ -45,6 +56,7 @@ async def test_restart_after_booked_meeting_starts_cycle_2_with_a_booking_remind
     assert await kickoff.run_id(oid) != first_run
 
     assert len(kickoff.mails(oid, "welcome")) == 1
+    assert len(kickoff.mails(oid, "kickoff_booked")) == 1
     assert len(kickoff.mails(oid, "booking_reminder")) == 1
     assert closed["cycle"] == 1
 
@@ -65,12 +77,14 @@ async def test_restart_of_a_running_onboarding_continues_as_cycle_2(kickoff: Kic
 
 
 async def test_restarted_onboarding_can_be_booked_and_restarted_again(kickoff: Kickoff) -> None:
-    """A second booking and restart give cycle 3, with both earlier cycles in previous_cycles."""
+    """A second booking and restart give cycle 3, with both earlier cycles in previous_cycles: the
+    first restart after a completed kick-off (a new run), the second while cycle 2 awaits its outcome."""
     oid = await kickoff.start()
-    await _book_and_close(kickoff, oid)
+    await kickoff.close(oid)
     assert (await kickoff.post(f"/onboardings/{oid}/restart", {"reason": "no_show"})).status_code == 202
     await kickoff.until(oid, lambda s: s["cycle"] == 2 and "booking_reminder" in templates(s))
-    await _book_and_close(kickoff, oid)
+    booked = await kickoff.book(oid)
+    assert (booked["cycle"], booked["stage"], booked["status"]) == (2, "closed", "running")
 
     response = await kickoff.post(f"/onboardings/{oid}/restart", {"reason": "rescheduled"})
     assert response.status_code == 202, response.text
@@ -78,6 +92,7 @@ async def test_restarted_onboarding_can_be_booked_and_restarted_again(kickoff: K
     state = await kickoff.until(oid, lambda s: s["cycle"] == 3)
     assert [c["cycle"] for c in state["previous_cycles"]] == [1, 2]
     assert [c["restart_reason"] for c in state["previous_cycles"]] == ["no_show", "rescheduled"]
+    assert [c["final_stage"] for c in state["previous_cycles"]] == ["closed", "closed"]
 
 
 @pytest.mark.parametrize(
@@ -121,3 +136,4 @@ async def test_a_restart_sent_right_after_the_booking_waits_for_the_closing_run(
     assert response.json() == {"id": oid, "cycle": 2, "stage": "onboarding"}
     state = await kickoff.until(oid, lambda s: s["cycle"] == 2 and "booking_reminder" in templates(s))
     assert state["previous_cycles"][0]["final_stage"] == "closed"
+    assert len(kickoff.mails(oid, "kickoff_booked")) == 1  # the closing mail was not cut off

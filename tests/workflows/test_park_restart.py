@@ -18,6 +18,7 @@ from tests.support import (
     entries,
     local_date,
     make_contract,
+    record_completed_kickoff,
     send_event,
     settled_state,
     skip_to,
@@ -107,7 +108,9 @@ async def test_restart_after_a_no_show_starts_a_new_cycle_in_onboarding(ts_env, 
     handle, day0 = await _onboarding_run(ts_env, task_queue)
     await skip_to(ts_env, at_eight(day0 + timedelta(days=4)))
     await book_meeting(handle, at_eight(day0 + timedelta(days=9)))
+    await record_completed_kickoff(handle)
     first = await handle.result()
+    assert (first.status, first.stage) == ("completed", "closed")
     await skip_to(ts_env, at_eight(day0 + timedelta(days=9)) + timedelta(hours=2))
 
     service = OnboardingService(ts_env.client, catalog(), task_queue)
@@ -136,6 +139,52 @@ async def test_restart_after_a_no_show_starts_a_new_cycle_in_onboarding(ts_env, 
     assert (await earlier.describe()).status == WorkflowExecutionStatus.COMPLETED
     assert (await earlier.result()).timeline == first.timeline
     assert len(smtp.for_onboarding(first.id)) == len(first.emails) + 1
+
+
+async def test_a_no_show_while_awaiting_the_outcome_continues_as_a_new_cycle(
+    ts_env, ts_worker, task_queue, smtp
+):
+    """A booked run waiting in `closed` for its kick-off outcome: the restart records the no-show
+    as that outcome and the same workflow continues as new, cycle 2 in onboarding, day 0 = now."""
+    handle, day0 = await _onboarding_run(ts_env, task_queue)
+    await skip_to(ts_env, at_eight(day0 + timedelta(days=4)))
+    await book_meeting(handle, at_eight(day0 + timedelta(days=9)))
+    booked = await settled_state(ts_env, handle)
+    assert (booked.status, booked.stage, booked.awaiting_outcome) == ("running", "closed", True)
+    await skip_to(ts_env, at_eight(day0 + timedelta(days=9)) + timedelta(hours=2))
+
+    service = OnboardingService(ts_env.client, catalog(), task_queue)
+    cycle, stage = await service.restart(booked.id, "no_show")
+    assert (cycle, stage) == (2, "onboarding")
+    restarted_at = await ts_env.get_current_time()
+    current = ts_env.client.get_workflow_handle_for(OnboardingWorkflow.run, booked.id)
+    await skip_to(ts_env, at_eight(local_date(restarted_at) + timedelta(days=3)) + timedelta(minutes=1))
+    state = await settled_state(ts_env, current)
+
+    assert (state.cycle, state.stage, state.status) == (2, "onboarding", "running")
+    assert (state.awaiting_outcome, state.kickoff_outcome) == (False, None)
+    assert [m.template for m in state.emails] == ["booking_reminder"]
+    assert [t.title for t in state.tasks] == [
+        "Ring kunden och boka ett nytt uppstartsmöte",
+        "Ring kunden: inget uppstartsmöte bokat (dag 3)",
+    ]
+    assert state.tasks[1].created_at == at_eight(local_date(restarted_at) + timedelta(days=3))
+    assert [(c.cycle, c.final_stage, c.restart_reason) for c in state.previous_cycles] == [
+        (1, "closed", "no_show")
+    ]
+    # Cycle 1 continued as new; its history stays in Temporal.
+    assert state.previous_cycles[0].run_id == handle.result_run_id
+    earlier = ts_env.client.get_workflow_handle_for(
+        OnboardingWorkflow.run, booked.id, run_id=handle.result_run_id
+    )
+    assert (await earlier.describe()).status == WorkflowExecutionStatus.CONTINUED_AS_NEW
+    first = await earlier.query(OnboardingWorkflow.state)  # the no-show is cycle 1's outcome
+    assert first.kickoff_outcome is not None
+    assert (first.kickoff_outcome.outcome, first.kickoff_outcome.segment) == ("no_show", None)
+    assert [(t.kind, t.resolution) for t in first.tasks if t.kind == "kickoff_outcome"] == [
+        ("kickoff_outcome", "done_by_staff")
+    ]
+    assert len(smtp.for_onboarding(booked.id)) == len(booked.emails) + 1
 
 
 async def test_restart_of_a_running_onboarding_continues_as_a_new_cycle(ts_env, ts_worker, task_queue):
