@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityCancellationType
 
@@ -261,7 +261,16 @@ class OnboardingWorkflow:
                 cycle=self._state.cycle + 1,
                 restart_reason=restart.reason,
                 previous_cycles=[*self._state.previous_cycles, summary],
-            )
+            ),
+            # The next cycle is listed in its first stage from its start, not under this
+            # cycle's stage and outcome until its own first upsert is indexed.
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.PIPELINE, restart.pipeline.id),
+                    SearchAttributePair(sa.STAGE, restart.pipeline.restart.stage),
+                    SearchAttributePair(sa.PIPELINE_VERSION, restart.pipeline_version),
+                ]
+            ),
         )
 
     # -------------------------------------------------------------- handlers
