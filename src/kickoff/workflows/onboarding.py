@@ -560,8 +560,7 @@ class OnboardingWorkflow:
         spec = self._pipeline.kickoff_outcome
         assert spec is not None
         task = spec.task
-        base = self._state.anchors.get(task.due.anchor, now) if task.due.anchor else now
-        due = max(now, self._at(base, task.due))
+        due = self._task_due(task.due, now)
         self._add_task(
             task.kind, task.title, task.owner_role, due, now, owner=task.owner, blocks_completion=True
         )
@@ -713,8 +712,7 @@ class OnboardingWorkflow:
             self._enter(action.move, work.at)
         elif action.task is not None:
             spec = action.task
-            base = self._state.anchors.get(spec.due.anchor, work.at) if spec.due.anchor else work.at
-            due = max(work.at, self._at(base, spec.due))
+            due = self._task_due(spec.due, work.at)
             self._add_task(spec.kind, spec.title, spec.owner_role, due, work.at, owner=spec.owner)
         elif action.note is not None:
             role = self._pipeline.roles.get(action.note.for_role or "", "")
@@ -884,6 +882,12 @@ class OnboardingWorkflow:
             )
         )
         self._timeline(at, "task_created", title)
+
+    def _task_due(self, due: Due, created: datetime) -> datetime:
+        """When a task created at ``created`` is due: counted from its anchor when that is set,
+        else from its creation; never before its creation."""
+        base = self._state.anchors.get(due.anchor, created) if due.anchor else created
+        return max(created, self._at(base, due))
 
     def _task(self, task: str) -> Task | None:
         return next((t for t in self._state.tasks if t.id == task), None)
