@@ -24,7 +24,16 @@ import jinja2.meta
 import yaml
 from pydantic import ValidationError
 
-from kickoff.pipelines.model import Action, Due, KickoffOutcomeSpec, Moment, Pipeline, PipelineFile, Step
+from kickoff.pipelines.model import (
+    Action,
+    Due,
+    KickoffOutcomeSpec,
+    Moment,
+    Pipeline,
+    PipelineFile,
+    Step,
+    TaskSpec,
+)
 
 Loc = tuple[str | int, ...]
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -357,6 +366,15 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
                 f"unknown variable(s) {sorted(unknown)}; templates may use {sorted(TEMPLATE_VARIABLES)}",
             )
 
+    def check_task(loc: Loc, task: TaskSpec) -> Iterator[tuple[Loc, str]]:
+        if task.owner_role and task.owner_role not in p.roles:
+            yield (*loc, "owner_role"), f"unknown role {task.owner_role!r}"
+        if task.due.anchor and task.due.anchor not in anchors:
+            yield (
+                (*loc, "due", "anchor"),
+                f"unknown anchor {task.due.anchor!r} (known: {', '.join(sorted(anchors))})",
+            )
+
     def check_actions(loc: Loc, actions: Sequence[Action]) -> Iterator[tuple[Loc, str]]:
         for index, action in enumerate(actions):
             here = (*loc, index)
@@ -379,13 +397,8 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
                     (*here, "mail", "language"),
                     f"language {action.mail.language!r} is not among languages {list(p.languages)}",
                 )
-            if action.task and action.task.owner_role and action.task.owner_role not in p.roles:
-                yield (*here, "task", "owner_role"), f"unknown role {action.task.owner_role!r}"
-            if action.task and action.task.due.anchor and action.task.due.anchor not in anchors:
-                yield (
-                    (*here, "task", "due", "anchor"),
-                    f"unknown anchor {action.task.due.anchor!r} (known: {', '.join(sorted(anchors))})",
-                )
+            if action.task:
+                yield from check_task((*here, "task"), action.task)
             if action.note and action.note.for_role and action.note.for_role not in p.roles:
                 yield (*here, "note", "for"), f"unknown role {action.note.for_role!r}"
             if action.notify:
@@ -507,7 +520,9 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
                 yield from template_vars((*tloc, language, part), getattr(template, part))
 
     if p.kickoff_outcome is not None:
-        yield from _check_kickoff_outcome((*at, "kickoff_outcome"), p, p.kickoff_outcome, anchors)
+        oloc = (*at, "kickoff_outcome")
+        yield from _check_kickoff_outcome(oloc, p, p.kickoff_outcome)
+        yield from check_task((*oloc, "task"), p.kickoff_outcome.task)
 
     for index, stage in enumerate(p.stages):
         loop = _instant_loop(p, stage.id)
@@ -527,9 +542,8 @@ def _check_pipeline(at: Loc, pid: str, p: Pipeline) -> Iterator[tuple[Loc, str]]
             )
 
 
-def _check_kickoff_outcome(
-    loc: Loc, p: Pipeline, spec: KickoffOutcomeSpec, anchors: set[str]
-) -> Iterator[tuple[Loc, str]]:
+def _check_kickoff_outcome(loc: Loc, p: Pipeline, spec: KickoffOutcomeSpec) -> Iterator[tuple[Loc, str]]:
+    """Where the outcome is awaited and what it restarts with (its task is checked like any task)."""
     if spec.awaited_in not in p.stage_ids():
         yield (*loc, "awaited_in"), f"unknown stage {spec.awaited_in!r} (stages: {', '.join(p.stage_ids())})"
     elif not p.stage(spec.awaited_in).goal:
@@ -542,13 +556,6 @@ def _check_kickoff_outcome(
         yield (
             (*loc,),
             f"the outcomes {missing} restart onboarding: add them to restart.reasons",
-        )
-    if spec.task.owner_role and spec.task.owner_role not in p.roles:
-        yield (*loc, "task", "owner_role"), f"unknown role {spec.task.owner_role!r}"
-    if spec.task.due.anchor is not None and spec.task.due.anchor not in anchors:
-        yield (
-            (*loc, "task", "due", "anchor"),
-            f"unknown anchor {spec.task.due.anchor!r} (known: {', '.join(sorted(anchors))})",
         )
 
 
