@@ -355,9 +355,21 @@ class OnboardingService:
                 f"onboarding {oid} is {_status_name(description.status)}: its kick-off outcome "
                 "can no longer be recorded"
             )
-        version = self.catalog.version(pipeline.id)
+        return await self._send_outcome(handle, current, pipeline, outcome)
+
+    async def _send_outcome(
+        self,
+        handle: WorkflowHandle[Any, Any],
+        current: OnboardingState,
+        pipeline: Pipeline,
+        outcome: OutcomeInput,
+    ) -> tuple[int, str]:
+        """The ``record_kickoff_outcome`` update; a no-show or a rescheduling carries the restart
+        it causes, with the pipeline's latest snapshot. Returns (cycle, stage) afterwards."""
         if outcome.outcome != "completed":
-            restart = RestartInput(reason=outcome.outcome, pipeline=pipeline, pipeline_version=version)
+            restart = RestartInput(
+                reason=outcome.outcome, pipeline=pipeline, pipeline_version=self.catalog.version(pipeline.id)
+            )
             outcome = outcome.model_copy(update={"restart": restart})
         await self._update(handle, OnboardingWorkflow.record_kickoff_outcome, outcome, settle=OUTCOME_SETTLE)
         if outcome.restart is not None:
@@ -375,15 +387,9 @@ class OnboardingService:
         if running and _awaits_outcome(pipeline, current) and reason in ("no_show", "rescheduled"):
             # Booked and waiting for its outcome: the no-show is that outcome, recorded on
             # this cycle (and in its search attributes) before the run continues as the next.
-            restart = RestartInput(reason=reason, pipeline=pipeline, pipeline_version=version)
             try:
-                await self._update(
-                    handle,
-                    OnboardingWorkflow.record_kickoff_outcome,
-                    OutcomeInput(outcome=reason, by=by, restart=restart),
-                    settle=OUTCOME_SETTLE,
-                )
-                return current.cycle + 1, pipeline.restart.stage
+                no_show = OutcomeInput(outcome=reason, by=by)  # reason checked above
+                return await self._send_outcome(handle, current, pipeline, no_show)
             except NotFoundError:
                 pass  # a run started before outcomes were awaited: it completes, then restarts
         finishing = _is_goal(pipeline, current.stage) or current.goal_event is not None
