@@ -31,7 +31,7 @@ from kickoff.devstack import DevServerPorts, dev_server_command, wait_for_port
 from kickoff.mailcatcher import MailCatcher, free_port
 from kickoff.settings import Settings
 from kickoff.signature import sign
-from kickoff.worker import connect, create_worker, ensure_search_attributes
+from kickoff.worker import connect_when_ready, create_worker, ensure_search_attributes
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.support import ROOT, STARTED_RUNS
 
@@ -137,17 +137,7 @@ def dev_server_address() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def dev_server(dev_server_address: str) -> Client:
     """A client of the dev server, with Kickoff's search attributes registered."""
-    # The port opens before the frontend reports healthy; on a busy machine that gap is seconds.
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
-    while True:
-        try:
-            client = await connect(dev_server_address)
-            break
-        except RuntimeError as err:
-            if "not healthy" not in str(err) or loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+    client = await connect_when_ready(dev_server_address)
     await ensure_search_attributes(client)
     return client
 

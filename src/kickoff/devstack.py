@@ -109,19 +109,10 @@ class Stack:
 
 
 def _prepare_namespace(address: str) -> None:
-    from kickoff.worker import connect, ensure_retention, ensure_search_attributes
+    from kickoff.worker import connect_when_ready, ensure_retention, ensure_search_attributes
 
     async def register() -> None:
-        # The port opens before the frontend is healthy; on a busy machine that takes seconds.
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                client = await connect(address)
-                break
-            except RuntimeError as err:
-                if "not healthy" not in str(err) or time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.2)
+        client = await connect_when_ready(address)
         await ensure_search_attributes(client)
         await ensure_retention(client)
 

@@ -61,6 +61,20 @@ async def connect(target_host: str | None = None, *, runtime: Runtime | None = N
     )
 
 
+async def connect_when_ready(target_host: str, within: float = 60.0) -> Client:
+    """``connect()`` to a server just started: its port opens before its frontend reports
+    healthy, and on a busy machine that gap lasts seconds. Retried until ``within`` passes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        try:
+            return await connect(target_host)
+        except RuntimeError as err:
+            if "not healthy" not in str(err) or loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
 def worker_runtime(metrics_address: str | None) -> Runtime:
     """The worker's Temporal runtime.
 
