@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response, status
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from kickoff.api.deps import AppContext
 from kickoff.api.routes import contracts, health, metrics, onboardings, pipelines, reports, tasks
@@ -23,7 +24,7 @@ from kickoff.api.service import (
     UnavailableError,
     UnprocessableError,
 )
-from kickoff.board import install_board
+from kickoff.board import error_page, install_board, is_board
 from kickoff.logging_setup import configure_logging
 from kickoff.metrics import UNMATCHED_ROUTE, ApiMetrics, path_onboarding_id, route_template
 from kickoff.pipelines import load_pipelines
@@ -101,6 +102,17 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
     app.add_exception_handler(ConflictError, error(status.HTTP_409_CONFLICT))
     app.add_exception_handler(UnprocessableError, error(status.HTTP_422_UNPROCESSABLE_CONTENT))
     app.add_exception_handler(UnavailableError, error(status.HTTP_503_SERVICE_UNAVAILABLE))
+
+    async def temporal_unreachable(request: Request, exc: Exception) -> Response:
+        # Temporal down, restarting or out of reach: 503 saying so, not a bare 500.
+        assert isinstance(exc, RPCError)
+        log.warning("temporal.unreachable", status=exc.status.name if exc.status else None)
+        message = "Temporal did not answer, so nothing was read or changed: try again shortly."
+        if is_board(request):
+            return error_page(request, "Temporal unavailable", status.HTTP_503_SERVICE_UNAVAILABLE, message)
+        return JSONResponse({"detail": message}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+    app.add_exception_handler(RPCError, temporal_unreachable)
 
     @app.middleware("http")
     async def bind_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
