@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -37,6 +37,20 @@ def catalog() -> PipelineCatalog:
 def sthlm(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     """A Stockholm wall-clock moment as aware UTC."""
     return datetime(year, month, day, hour, minute, tzinfo=STOCKHOLM).astimezone(UTC)
+
+
+def local_today(tz: ZoneInfo = STOCKHOLM) -> date:
+    """Today's date on the wall clock of ``tz`` (real time: for tests against a real-time server)."""
+    return datetime.now(tz).date()
+
+
+def days_ahead(days: int, hour: int, minute: int = 0, tz: ZoneInfo = STOCKHOLM) -> datetime:
+    """``days`` after today, at ``hour``:``minute`` wall-clock time in ``tz`` (aware, in ``tz``).
+
+    Tests against a real-time server compute their dates with this, so that none of them
+    depends on the day it runs: a hard-coded date lies in the past one day."""
+    day = local_today(tz) + timedelta(days=days)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
 
 
 def contract_payload(contract_id: str | None = None, **overrides: Any) -> dict[str, Any]:

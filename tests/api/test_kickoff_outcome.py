@@ -8,7 +8,7 @@ name is personal data and stays in the run's state.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -16,9 +16,10 @@ from temporalio.client import WorkflowExecutionStatus
 
 from kickoff import search_attributes as sa
 from tests.api.conftest import Kickoff, State, comparable, templates
-from tests.support import contract_payload, eventually, sthlm
+from tests.support import contract_payload, days_ahead, eventually
 
-MEETING = {"meeting_at": "2026-11-25T10:00:00+01:00"}
+MEETING_AT = days_ahead(3, 10)
+MEETING = {"meeting_at": MEETING_AT.isoformat()}
 COMPLETED = {"outcome": "completed", "segment": "B", "owner": "Sara Lind"}
 
 
@@ -36,7 +37,7 @@ async def test_a_booked_run_waits_in_closed_with_a_task_only_the_outcome_closes(
     [task] = [t for t in state["tasks"] if t["status"] == "open"]
     assert (task["kind"], task["owner_role"]) == ("kickoff_outcome", "onboarding_lead")
     # Due 17:00 Stockholm the day after the meeting, not the day after the booking.
-    assert datetime.fromisoformat(task["due_at"]) == sthlm(2026, 11, 26, 17).astimezone(UTC)
+    assert datetime.fromisoformat(task["due_at"]) == days_ahead(4, 17)
     assert state["next_step"] == "record the kick-off outcome"
 
     response = await kickoff.post(f"/tasks/{task['id']}/done")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,11 +10,12 @@ import pytest
 from kickoff.mailcatcher import MailCatcher
 from tests.api.conftest import NO_ANSWER, TEAM_EMAIL, Kickoff, comparable, events, templates
 from tests.conftest import Api
-from tests.support import STOCKHOLM, sthlm
+from tests.support import STOCKHOLM, days_ahead, sthlm
 
 UNKNOWN = "SE-C-nobody-signed-this"
-# 10:00 in Stockholm, sent in UTC.
-MEETING = {"meeting_at": "2026-11-25T09:00:00Z", "booked_by": "Anna på kundtjänst"}
+# 10:00 in Stockholm three days from now, sent in UTC.
+MEETING_AT = days_ahead(3, 10)
+MEETING = {"meeting_at": MEETING_AT.astimezone(UTC).isoformat(), "booked_by": "Anna på kundtjänst"}
 ACTIONS = [
     pytest.param("meeting-booked", MEETING, id="meeting-booked"),
     pytest.param("calls", {"outcome": "answered"}, id="calls"),
@@ -58,11 +59,11 @@ async def test_meeting_booked_closes_the_onboarding_and_mails_the_team(kickoff: 
     [outcome_task] = [task for task in state["tasks"] if task["status"] == "open"]
     assert all(task["status"] == "done" for task in state["tasks"] if task is not outcome_task)
     assert (outcome_task["kind"], outcome_task["owner_role"]) == ("kickoff_outcome", "onboarding_lead")
-    assert datetime.fromisoformat(outcome_task["due_at"]) == sthlm(2026, 11, 26, 17)  # day after, 17:00
+    assert datetime.fromisoformat(outcome_task["due_at"]) == days_ahead(4, 17)  # day after, 17:00
     [mail] = kickoff.mails(oid, "kickoff_booked")
     assert mail["To"] == TEAM_EMAIL
     assert oid in str(mail["Subject"])
-    assert "2026-11-25 10:00" in mail.get_content()  # the meeting in Stockholm time
+    assert f"{MEETING_AT:%Y-%m-%d} 10:00" in mail.get_content()  # the meeting in Stockholm time
 
     final = await kickoff.record_completed(oid)
     assert (final["status"], final["stage"], final["awaiting_outcome"]) == ("completed", "closed", False)
@@ -96,7 +97,7 @@ async def test_action_on_unknown_onboarding_is_404(kickoff: Kickoff, path: str, 
     ("path", "body", "reason"),
     [
         ("meeting-booked", {}, "meeting_at"),
-        ("meeting-booked", {"meeting_at": "2026-11-25T10:00:00"}, "timezone"),
+        ("meeting-booked", {"meeting_at": MEETING_AT.replace(tzinfo=None).isoformat()}, "timezone"),
         ("meeting-booked", {"meeting_at": "tomorrow"}, "meeting_at"),
         ("meeting-booked", {**MEETING, "room": "A"}, "room"),
         ("meeting-booked", {**MEETING, "booked_by": "x" * 201}, "booked_by"),
