@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, assert_never, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -112,7 +112,13 @@ class NoteSpec(_Strict):
     for_role: Slug | None = Field(default=None, alias="for")
 
 
-_ACTION_KINDS = ("mail", "task", "note", "move", "notify")
+ActionKind = Literal["mail", "task", "note", "move", "notify"]
+"""The closed set of things an action does; every dispatch on it ends in ``assert_never``,
+so strict mypy names any place that forgets a kind."""
+ACTION_KINDS: tuple[ActionKind, ...] = get_args(ActionKind)
+EFFECT_KINDS: frozenset[ActionKind] = frozenset({"mail", "notify"})
+"""Kinds that reach outside the run (SMTP). The others change the run's own state, which
+never waits for an effect and is never dropped when the run moves on."""
 
 
 class Action(_Strict):
@@ -133,19 +139,23 @@ class Action(_Strict):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Action:
-        chosen = [name for name in _ACTION_KINDS if getattr(self, name) is not None]
+        chosen = [name for name in ACTION_KINDS if getattr(self, name) is not None]
         if len(chosen) != 1:
             raise ValueError(
-                f"an action has exactly one of {', '.join(_ACTION_KINDS)} (found {chosen or 'none'})"
+                f"an action has exactly one of {', '.join(ACTION_KINDS)} (found {chosen or 'none'})"
             )
         return self
 
     @property
-    def kind(self) -> str:
-        for name in _ACTION_KINDS:
+    def kind(self) -> ActionKind:
+        for name in ACTION_KINDS:
             if getattr(self, name) is not None:
                 return name
         raise AssertionError("validated to have one kind")
+
+    @property
+    def is_effect(self) -> bool:
+        return self.kind in EFFECT_KINDS
 
     def applies_to(self, entry: EntryKind) -> bool:
         return self.when is None or entry in self.when
@@ -154,15 +164,24 @@ class Action(_Strict):
         """Text for Temporal UI summaries when the YAML gives none."""
         if self.summary:
             return self.summary
-        if self.mail:
-            return f"{self.mail.template} mail"
-        if self.task:
-            return f"{self.task.kind} task: {self.task.title}"
-        if self.note:
-            return f"note: {self.note.text}"
-        if self.notify:
-            return f"notify team: {self.notify.subject}"
-        return f"move to {self.move}"
+        kind = self.kind
+        match kind:
+            case "mail":
+                assert self.mail is not None
+                return f"{self.mail.template} mail"
+            case "task":
+                assert self.task is not None
+                return f"{self.task.kind} task: {self.task.title}"
+            case "note":
+                assert self.note is not None
+                return f"note: {self.note.text}"
+            case "notify":
+                assert self.notify is not None
+                return f"notify team: {self.notify.subject}"
+            case "move":
+                return f"move to {self.move}"
+            case _:
+                assert_never(kind)
 
 
 class Step(_Strict):
