@@ -160,6 +160,18 @@ class KickoffOutcome(BaseModel):
     recorded_by: str | None = None
 
 
+class ArchivedHistory(BaseModel):
+    """Counts of what a long-lived run no longer carries: timeline entries, finished tasks and
+    sent mails recorded before ``before``. A run in partnership for years continues as new
+    many times; its state is bounded by summarising its oldest history into these counts."""
+
+    before: datetime
+    timeline: dict[str, int] = Field(default_factory=dict)
+    """Timeline entries by event name."""
+    tasks_done: int = 0
+    emails: int = 0
+
+
 class OnboardingState(BaseModel):
     """Everything a run knows; returned by the ``state`` query and as the run's result."""
 
@@ -204,8 +216,14 @@ class OnboardingState(BaseModel):
     retrying_actions: int = 0
     """Mails still not delivered after a while (SMTP retries), for ops."""
 
+    archived: ArchivedHistory | None = None
+    """What was summarised away from a long-lived run's timeline, tasks and mails."""
+
     def open_tasks(self) -> list[Task]:
         return [task for task in self.tasks if task.status == "open"]
+
+    def task(self, task_id: str) -> Task | None:
+        return next((t for t in self.tasks if t.id == task_id), None)
 
     def unticked(self, checklists: tuple[str, ...]) -> list[ChecklistItemState]:
         return [i for i in self.checklist if i.checklist in checklists and i.ticked_at is None]

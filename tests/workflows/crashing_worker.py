@@ -1,4 +1,7 @@
-"""A mail worker that dies at a chosen point, run as a subprocess by test_mail_crash.py.
+"""A worker that dies mid-mail at a chosen point, run as a subprocess by test_mail_crash.py.
+
+It runs the workflow too: a mail's first try is a local activity, in the worker that runs
+the workflow task.
 
 ``python -m tests.workflows.crashing_worker ADDRESS QUEUE SMTP_PORT LEDGER POINT`` where POINT is
 
@@ -20,6 +23,7 @@ from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.worker import connect
+from kickoff.workflows.onboarding import OnboardingWorkflow
 
 KILLED = 137
 
@@ -43,7 +47,7 @@ async def main(address: str, queue: str, smtp_port: int, ledger: Path, point: st
         MailLedger(ledger),
         point,
     )
-    async with Worker(client, task_queue=queue, activities=[mail.send_mail]):
+    async with Worker(client, task_queue=queue, workflows=[OnboardingWorkflow], activities=[mail.send_mail]):
         await asyncio.Event().wait()
 
 

@@ -60,34 +60,36 @@ async def test_a_mail_still_retrying_when_a_booking_arrives_is_cancelled_not_sen
     ts_env, task_queue, smtp, tmp_path, started_runs
 ):
     """SMTP is down while the welcome mail retries; after the booking it is cancelled, never delivered."""
-    ledger = MailLedger(tmp_path / "ledger.sqlite3")
-    down = MailActivities(SmtpConfig("127.0.0.1", free_port(), MAIL_FROM), ledger)
-    up = MailActivities(SmtpConfig(smtp.host, smtp.port, MAIL_FROM), ledger)
-    async with Worker(ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow]):
-        async with Worker(ts_env.client, task_queue=task_queue, activities=[down.send_mail]):
-            handle, now = await _start(ts_env, task_queue, started_runs)
-            await eventually(
-                handle.describe,
-                lambda d: any(a.HasField("last_failure") for a in d.raw_description.pending_activities),
-            )
-            await book_meeting(handle, now + timedelta(days=7))
-            cancelled = await eventually(
-                lambda: handle.query(OnboardingWorkflow.state),
-                lambda s: any(e.event == "mail_cancelled" for e in s.timeline),
-            )
+    mail = MailActivities(SmtpConfig("127.0.0.1", free_port(), MAIL_FROM), MailLedger(tmp_path / "l.sqlite3"))
+    # One worker for the run and its mail (a mail's first try is a local activity there).
+    async with Worker(
+        ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow], activities=[mail.send_mail]
+    ):
+        handle, now = await _start(ts_env, task_queue, started_runs)
+        await eventually(
+            handle.describe,
+            lambda d: any(a.HasField("last_failure") for a in d.raw_description.pending_activities),
+        )
+        await book_meeting(handle, now + timedelta(days=7))
+        cancelled = await eventually(
+            lambda: handle.query(OnboardingWorkflow.state),
+            lambda s: any(e.event == "mail_cancelled" for e in s.timeline),
+        )
         assert cancelled.stage == "closed"
         assert [e.detail for e in cancelled.timeline if e.event == "mail_cancelled"] == [
             "welcome: the run moved on"
         ]
         # SMTP comes back: the team's mail (still retrying) goes out, the welcome mail does not.
-        async with Worker(ts_env.client, task_queue=task_queue, activities=[up.send_mail]):
-            booked = await eventually(
-                lambda: handle.query(OnboardingWorkflow.state), lambda s: s.awaiting_outcome
-            )
-            assert (booked.stage, booked.status) == ("closed", "running")
-            assert [m.template for m in booked.emails] == ["kickoff_booked"]
-            await record_completed_kickoff(handle)
-            final = await handle.result()
+        mail.smtp = SmtpConfig(smtp.host, smtp.port, MAIL_FROM)
+        booked = await eventually(
+            lambda: handle.query(OnboardingWorkflow.state),
+            lambda s: s.awaiting_outcome and bool(s.emails),
+            within=30,
+        )
+        assert (booked.stage, booked.status) == ("closed", "running")
+        assert [m.template for m in booked.emails] == ["kickoff_booked"]
+        await record_completed_kickoff(handle)
+        final = await handle.result()
 
     assert final.status == "completed"
     assert [m.template for m in final.emails] == ["kickoff_booked"]
@@ -122,7 +124,8 @@ async def test_a_team_mail_refused_at_closing_keeps_the_run_open_until_staff_res
             lambda s: any(e.event == "mail_failed" for e in s.timeline) and s.awaiting_outcome,
         )
         assert (waiting.stage, waiting.status) == ("closed", "running")
-        [blocking, outcome] = waiting.open_tasks()
+        # The outcome's task is opened at the booking; the mail's task once SMTP refused it.
+        [outcome, blocking] = waiting.open_tasks()
         assert blocking.blocks_completion
         assert blocking.title.startswith("Mail 'kickoff_booked' may not have reached team")
         assert (outcome.kind, outcome.blocks_completion) == ("kickoff_outcome", True)
@@ -136,8 +139,8 @@ async def test_a_team_mail_refused_at_closing_keeps_the_run_open_until_staff_res
         final = await handle.result()
     assert final.status == "completed"
     assert [(t.id, t.resolution) for t in final.tasks if t.blocks_completion] == [
-        (blocking.id, "done_by_staff"),
         (outcome.id, "done_by_staff"),
+        (blocking.id, "done_by_staff"),
     ]
 
 

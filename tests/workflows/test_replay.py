@@ -11,6 +11,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
+from kickoff.engine import Run
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
@@ -46,16 +47,14 @@ async def test_recorded_history_replays_without_nondeterminism(path):
 
 async def test_a_change_that_reorders_commands_is_caught(monkeypatch):
     """A code change that adds a command where history has none makes the replay fail."""
-    original = OnboardingWorkflow._enter
+    original = Run.enter
 
-    def enter_and_sleep(self, stage_id, at, event=None):
+    def enter_and_write(self, stage_id, at, event=None):
         original(self, stage_id, at, event)
-        workflow.set_current_details("changed")
-        # An extra timer per stage entry: exactly the kind of edit that breaks runs in flight.
-        self._queue.clear()
+        # An extra command per stage entry: exactly the kind of edit that breaks runs in flight.
         workflow.upsert_memo({"changed": True})
 
-    monkeypatch.setattr(OnboardingWorkflow, "_enter", enter_and_sleep)
+    monkeypatch.setattr(Run, "enter", enter_and_write)
     # Unsandboxed, so the monkeypatched method is the one that runs.
     replayer = Replayer(
         workflows=[OnboardingWorkflow],

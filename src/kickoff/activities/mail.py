@@ -65,6 +65,12 @@ instead of waiting out the whole start-to-close timeout."""
 
 @asynccontextmanager
 async def _heartbeating() -> AsyncIterator[None]:
+    if activity.info().is_local:
+        # A local activity runs inside the workflow's worker: Temporal takes no heartbeats from
+        # it (the workflow task's own timeout notices a dead worker).
+        yield
+        return
+
     async def beat() -> None:
         while True:
             activity.heartbeat()

@@ -1,0 +1,112 @@
+"""What a mail action sends: recipient, template, language, Message-ID and template context.
+
+Pure: the workflow hands the description to the ``send_mail`` activity, and the
+simulator prints it. The Message-ID is the idempotency key the activity
+deduplicates on, so it must be the same on every retry and replay of one action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from kickoff.domain import OnboardingState, SendMailInput
+from kickoff.pipelines.model import Action, Pipeline
+from kickoff.schedule import format_local
+
+Recipient = Literal["main_user", "team"]
+
+
+@dataclass(frozen=True)
+class Work:
+    """One action to perform, tied to the stage visit that produced it."""
+
+    action: Action
+    visit: tuple[str, int]
+    key: str
+    at: datetime
+    event: dict[str, object] | None = None
+    """The event that queued the action, for its templates (``event.payload.reason``)."""
+    run_wide: bool = False
+    """An event's own actions (an escalation) belong to the run, not to the stage visit:
+    a stage move does not drop or cancel them; only a restart does."""
+    transition: int = 0
+    """Which of the run's transitions (a start, an event, a step) queued it."""
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One mail to send, fully described."""
+
+    work: Work
+    name: str
+    """The template's name (``notify`` for a team notification)."""
+    language: str
+    recipient: Recipient
+    input: SendMailInput
+
+    @property
+    def summary(self) -> str:
+        return self.work.action.describe()
+
+
+def message_id(state: OnboardingState, pipeline: Pipeline, work: Work) -> str:
+    """Stable per (onboarding, cycle, stage visit, step): every retry of this action
+    carries the same Message-ID, which the activity deduplicates on."""
+    stage, entry = work.visit
+    domain = pipeline.team.email.rsplit("@", 1)[1]
+    return f"<{state.id}.{state.cycle}.{stage}.{entry}.{work.key}@{domain}>"
+
+
+def describe_mail(state: OnboardingState, pipeline: Pipeline, work: Work) -> Mail:
+    """The mail a ``mail`` or ``notify`` action sends, in the contract's language if offered."""
+    action = work.action
+    contract = state.contract
+    if action.mail is not None:
+        spec = action.mail
+        name = spec.template
+        language, template = pipeline.template_for(spec.template, spec.language or contract.language)
+        subject, body = template.subject, template.body
+        recipient: Recipient = spec.to
+    else:
+        assert action.notify is not None, f"{action.kind} action sends no mail"
+        name, language, recipient = "notify", pipeline.default_language, "team"
+        subject, body = action.notify.subject, action.notify.text
+    to = contract.main_user.email if recipient == "main_user" else pipeline.team.email
+    return Mail(
+        work=work,
+        name=name,
+        language=language,
+        recipient=recipient,
+        input=SendMailInput(
+            onboarding_id=state.id,
+            message_id=message_id(state, pipeline, work),
+            to=to,
+            subject_template=subject,
+            body_template=body,
+            context=template_context(state, pipeline, work, language),
+        ),
+    )
+
+
+def template_context(
+    state: OnboardingState, pipeline: Pipeline, work: Work, language: str
+) -> dict[str, object]:
+    """The variables a template may use (the loader refuses any other)."""
+    contract = state.contract
+    meeting_at = state.anchors.get("meeting_at")
+    tz = pipeline.timezone
+    return {
+        "event": work.event,
+        "stage": {"id": state.stage, "label": state.stage_label},
+        "modules": [pipeline.modules[m].label_in(language) for m in state.modules],
+        "dates": {name: format_local(at, tz) for name, at in state.anchors.items()},
+        "onboarding_id": state.id,
+        "customer": {"name": contract.customer.name, "org_number": contract.customer.org_number},
+        "main_user": {"name": contract.main_user.name},
+        "links": dict(pipeline.links),
+        "pipeline": {"id": pipeline.id, "name": pipeline.name},
+        "team": {"name": pipeline.team.name or "", "email": pipeline.team.email},
+        "meeting_at": format_local(meeting_at, tz) if meeting_at else None,
+    }
