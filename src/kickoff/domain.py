@@ -13,6 +13,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Email
 
 from kickoff.pipelines.model import Pipeline
 from kickoff.pipelines.payload import JsonScalar, plausible_date
+from kickoff.wire import CompactOnTheWire
 
 CONTRACT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 PlausibleDate = Annotated[date, AfterValidator(plausible_date)]
@@ -39,7 +40,7 @@ class MainUser(BaseModel):
     phone: str | None = Field(default=None, max_length=40)
 
 
-class Contract(BaseModel):
+class Contract(CompactOnTheWire):
     """A signed contract as the contract-signing system posts it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -229,7 +230,7 @@ class OnboardingState(BaseModel):
         return [i for i in self.checklist if i.checklist in checklists and i.ticked_at is None]
 
 
-class OnboardingInput(BaseModel):
+class OnboardingInput(CompactOnTheWire):
     """How a run starts: a fresh contract, a restart, or a continue-as-new carrying state."""
 
     onboarding_id: str

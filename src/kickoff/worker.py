@@ -19,7 +19,6 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
@@ -33,6 +32,7 @@ from temporalio.worker import Worker
 
 from kickoff import search_attributes as sa
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
+from kickoff.converter import data_converter
 from kickoff.logging_setup import ActivityLogContextInterceptor, configure_logging
 from kickoff.pipelines import PipelineError, load_pipelines
 from kickoff.settings import Settings, get_settings
@@ -56,7 +56,7 @@ async def connect(target_host: str | None = None, *, runtime: Runtime | None = N
     return await Client.connect(
         target_host or settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         runtime=runtime,
     )
 

@@ -6,10 +6,10 @@ import subprocess
 
 import httpx
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RetryConfig
 
 from kickoff.api import create_app
+from kickoff.converter import data_converter
 from kickoff.devstack import DevServerPorts, dev_server_command, wait_for_port
 from kickoff.mailcatcher import MailCatcher, free_port
 from tests.board.support import signed_in_client
@@ -41,7 +41,7 @@ async def _connect(address: str) -> Client | None:
     try:
         # Few retries: the client would otherwise retry a refused connection for ten seconds.
         return await Client.connect(
-            address, data_converter=pydantic_data_converter, retry_config=RetryConfig(max_retries=1)
+            address, data_converter=data_converter, retry_config=RetryConfig(max_retries=1)
         )
     except RuntimeError:  # the port opens before the frontend is healthy
         return None

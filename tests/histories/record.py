@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.api.service import OnboardingService
+from kickoff.converter import data_converter
 from kickoff.domain import TickInput
 from kickoff.mailcatcher import MailCatcher
 from kickoff.worker import ensure_search_attributes
@@ -185,7 +185,7 @@ SCENARIOS: dict[str, Scenario] = {
 async def record_all(ledger: Path, names: list[str]) -> dict[str, str]:
     """Run the named scenarios on a fresh time-skipping server; their histories as JSON."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
     )
     await ensure_search_attributes(env.client)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
+from kickoff.converter import data_converter
 from kickoff.engine import Run
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
@@ -40,7 +40,7 @@ def test_histories_cover_every_kind_of_run():
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_recorded_history_replays_without_nondeterminism(path):
     """Replaying a real run's history with the current code issues the same commands."""
-    replayer = Replayer(workflows=[OnboardingWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[OnboardingWorkflow], data_converter=data_converter)
     result = await replayer.replay_workflow(load(path))
     assert result.replay_failure is None
 
@@ -58,7 +58,7 @@ async def test_a_change_that_reorders_commands_is_caught(monkeypatch):
     # Unsandboxed, so the monkeypatched method is the one that runs.
     replayer = Replayer(
         workflows=[OnboardingWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         workflow_runner=UnsandboxedWorkflowRunner(),
     )
     with pytest.raises(NondeterminismError):

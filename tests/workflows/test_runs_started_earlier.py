@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from kickoff.converter import data_converter
 from kickoff.domain import OnboardingInput, OnboardingState
 from tests.support import STARTED_RUNS, local_date, send_event, settled_state
 
@@ -33,7 +33,7 @@ def recorded_input() -> OnboardingInput:
         metadata={key: b64decode(value) for key, value in raw["metadata"].items()},
         data=b64decode(raw["data"]),
     )
-    [decoded] = pydantic_data_converter.payload_converter.from_payloads([payload], [OnboardingInput])
+    [decoded] = data_converter.payload_converter.from_payloads([payload], [OnboardingInput])
     assert isinstance(decoded, OnboardingInput)
     return decoded
 

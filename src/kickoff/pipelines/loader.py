@@ -140,6 +140,13 @@ def parse_pipelines(text: str, source: str = "pipelines.yaml") -> PipelineCatalo
         for key, body in raw["pipelines"].items():
             if isinstance(body, dict):
                 body.setdefault("id", key)
+                # An event declares its payload even when it takes none: only snapshots taken
+                # before payload declarations existed lack it (and take the shorthand fields).
+                for event in (
+                    (body.get("events") or {}).values() if isinstance(body.get("events"), dict) else ()
+                ):
+                    if isinstance(event, dict):
+                        event.setdefault("payload", {})
     try:
         parsed = PipelineFile.model_validate(raw)
     except ValidationError as exc:

@@ -11,11 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from typing import Literal, assert_never, get_args
+from typing import ClassVar, Literal, assert_never, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    FieldSerializationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from kickoff.schedule import DayUnit
+from kickoff.wire import CompactOnTheWire, on_the_wire
 
 Slug = str
 EntryKind = Literal["first_entry", "reentry", "restart"]
@@ -32,7 +40,7 @@ Side = Literal["customer", "vendor"]
 """Who does a task or checklist item: the customer's people or ours."""
 
 
-class _Strict(BaseModel):
+class _Strict(CompactOnTheWire):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -73,6 +81,17 @@ class Moment(_Strict):
     def anchor_names(self) -> tuple[str, ...]:
         return (self.anchor,) if isinstance(self.anchor, str) else self.anchor
 
+    @field_serializer("time")
+    def _time(self, value: dt.time | None, info: FieldSerializationInfo) -> dt.time | str | None:
+        return _short_time(value, info)
+
+
+def _short_time(value: dt.time | None, info: FieldSerializationInfo) -> dt.time | str | None:
+    """08:00 rather than 08:00:00 on the wire (a pipeline's times are whole minutes)."""
+    if value is not None and on_the_wire(info) and not (value.second or value.microsecond or value.tzinfo):
+        return value.strftime("%H:%M")
+    return value
+
 
 class Due(_Strict):
     """When a task is due, counted from its creation, or from ``anchor`` when that is set
@@ -82,6 +101,10 @@ class Due(_Strict):
     unit: DayUnit = "days"
     time: dt.time | None = None
     anchor: str | None = None
+
+    @field_serializer("time")
+    def _time(self, value: dt.time | None, info: FieldSerializationInfo) -> dt.time | str | None:
+        return _short_time(value, info)
 
 
 class MailSpec(_Strict):
@@ -241,6 +264,8 @@ class PayloadField(_Strict):
 
 class Event(_Strict):
     """Something staff or a system reports; may move the run to another stage."""
+
+    _wire_keeps: ClassVar[frozenset[str]] = frozenset({"payload"})
 
     label: str = Field(min_length=1)
     payload: dict[Slug, PayloadField] = Field(default_factory=dict)
