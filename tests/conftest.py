@@ -31,7 +31,7 @@ from kickoff.devstack import DevServerPorts, dev_server_command, wait_for_port
 from kickoff.mailcatcher import MailCatcher, free_port
 from kickoff.settings import Settings
 from kickoff.signature import sign
-from kickoff.worker import connect_when_ready, create_worker, ensure_search_attributes
+from kickoff.worker import WORKFLOW_RUNNER, connect_when_ready, create_worker, ensure_search_attributes
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.support import ROOT, STARTED_RUNS
 
@@ -87,6 +87,7 @@ async def ts_worker(
         ts_env.client,
         task_queue=task_queue,
         workflows=[OnboardingWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
         activities=[mail_activities.send_mail],
     ) as worker:
         yield worker

@@ -27,7 +27,7 @@ from kickoff.api.service import OnboardingService
 from kickoff.converter import data_converter
 from kickoff.domain import TickInput
 from kickoff.mailcatcher import MailCatcher
-from kickoff.worker import ensure_search_attributes
+from kickoff.worker import WORKFLOW_RUNNER, ensure_search_attributes
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.support import (
     at_eight,
@@ -200,7 +200,11 @@ async def record_all(ledger: Path, names: list[str]) -> dict[str, str]:
             scenario = SCENARIOS[name]
             queue = f"record-{uuid.uuid4().hex}"
             async with Worker(
-                env.client, task_queue=queue, workflows=[OnboardingWorkflow], activities=[mail.send_mail]
+                env.client,
+                task_queue=queue,
+                workflows=[OnboardingWorkflow],
+                workflow_runner=WORKFLOW_RUNNER,
+                activities=[mail.send_mail],
             ):
                 handle = await scenario(env, queue)
                 recorded[name] = (await handle.fetch_history()).to_json()

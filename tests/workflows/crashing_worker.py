@@ -22,7 +22,7 @@ from pathlib import Path
 from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
-from kickoff.worker import connect
+from kickoff.worker import WORKFLOW_RUNNER, connect
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
 KILLED = 137
@@ -47,7 +47,13 @@ async def main(address: str, queue: str, smtp_port: int, ledger: Path, point: st
         MailLedger(ledger),
         point,
     )
-    async with Worker(client, task_queue=queue, workflows=[OnboardingWorkflow], activities=[mail.send_mail]):
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[OnboardingWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
+        activities=[mail.send_mail],
+    ):
         await asyncio.Event().wait()
 
 

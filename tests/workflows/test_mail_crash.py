@@ -10,6 +10,7 @@ import pytest
 from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
+from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.support import (
     ROOT,
@@ -40,6 +41,15 @@ async def test_a_worker_killed_after_smtp_accepted_the_mail_does_not_cause_a_sec
         point,
         cwd=ROOT,
     )
+    try:
+        await _crash_and_recover(ts_env, task_queue, smtp, ledger_path, point, started_runs, crashing)
+    finally:
+        if crashing.returncode is None:  # it never reached its crash point: do not leave it behind
+            crashing.kill()
+            await crashing.wait()
+
+
+async def _crash_and_recover(ts_env, task_queue, smtp, ledger_path, point, started_runs, crashing):
     now = await ts_env.get_current_time()
     inp = onboarding_input(make_contract(delivery_start=(local_date(now) - timedelta(days=5)).isoformat()))
     started_runs.append(inp.onboarding_id)
@@ -62,7 +72,11 @@ async def test_a_worker_killed_after_smtp_accepted_the_mail_does_not_cause_a_sec
 
     # The dead worker's workflow task times out and this worker runs it again, mail included.
     async with Worker(
-        ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow], activities=[survivor.send_mail]
+        ts_env.client,
+        task_queue=task_queue,
+        workflows=[OnboardingWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
+        activities=[survivor.send_mail],
     ):
         # (The test server holds its clock while a workflow task is out: this wait is real time.)
         state = await eventually(

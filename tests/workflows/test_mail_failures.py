@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.domain import TickInput
 from kickoff.mailcatcher import free_port
+from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.support import (
     book_meeting,
@@ -39,7 +40,11 @@ async def _worker_mailing_through(handler, ts_env, task_queue, tmp_path) -> Asyn
             SmtpConfig("127.0.0.1", relay.port, MAIL_FROM), MailLedger(tmp_path / "ledger.sqlite3")
         )
         async with Worker(
-            ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow], activities=[mail.send_mail]
+            ts_env.client,
+            task_queue=task_queue,
+            workflows=[OnboardingWorkflow],
+            workflow_runner=WORKFLOW_RUNNER,
+            activities=[mail.send_mail],
         ):
             yield
     finally:
@@ -63,7 +68,11 @@ async def test_a_mail_still_retrying_when_a_booking_arrives_is_cancelled_not_sen
     mail = MailActivities(SmtpConfig("127.0.0.1", free_port(), MAIL_FROM), MailLedger(tmp_path / "l.sqlite3"))
     # One worker for the run and its mail (a mail's first try is a local activity there).
     async with Worker(
-        ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow], activities=[mail.send_mail]
+        ts_env.client,
+        task_queue=task_queue,
+        workflows=[OnboardingWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
+        activities=[mail.send_mail],
     ):
         handle, now = await _start(ts_env, task_queue, started_runs)
         await eventually(

@@ -9,6 +9,7 @@ from temporalio.worker import Worker
 from kickoff import search_attributes as sa
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.mailcatcher import free_port
+from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.mail_effect import MAIL_SLOW_AFTER
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.support import eventually, local_date, make_contract, onboarding_input
@@ -31,7 +32,11 @@ async def test_a_mail_retrying_past_the_slow_mark_is_counted_until_it_goes_out(
         return (await handle.describe()).typed_search_attributes.get(sa.RETRYING_ACTIONS)
 
     async with Worker(
-        ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow], activities=[mail.send_mail]
+        ts_env.client,
+        task_queue=task_queue,
+        workflows=[OnboardingWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
+        activities=[mail.send_mail],
     ):
         handle = await ts_env.client.start_workflow(
             OnboardingWorkflow.run, inp, id=inp.onboarding_id, task_queue=task_queue

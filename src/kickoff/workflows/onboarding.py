@@ -92,7 +92,7 @@ class OnboardingWorkflow:
             self._mail_task = asyncio.create_task(self._send_mail_in_order())
         else:
             self._publisher.queued_started(fresh=input.carried_state is None)
-        self._publish()
+            self._publish()
         while True:
             if not self._state_first:
                 await self._perform_queued()
@@ -108,8 +108,10 @@ class OnboardingWorkflow:
                     workflow.continue_as_new(input.model_copy(update={"carried_state": carried}))
                 continue
             step, due = run.next_step()
-            self._publish()
-            self._wake = False
+            if not (self._state_first and due is not None and due <= workflow.now()):
+                # State first publishes once, right before the run waits: once per workflow task.
+                self._publish()
+                self._wake = False
             if step is None or due is None:
                 self._drop_timer()
                 await workflow.wait_condition(lambda: self._wake)
