@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from functools import lru_cache
 
 import aiosmtplib
 import jinja2
@@ -83,10 +84,16 @@ async def _heartbeating() -> AsyncIterator[None]:
         task.cancel()
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> jinja2.Template:
+    # A pipeline has a few dozen templates and every mail renders one: compile each once.
+    return _templates.from_string(source)
+
+
 def render_message(input: SendMailInput, mail_from: str) -> EmailMessage:
     """Build the UTF-8 message; non-ASCII subjects are RFC 2047-encoded by the email package."""
-    subject = _templates.from_string(input.subject_template).render(input.context)
-    body = _templates.from_string(input.body_template).render(input.context)
+    subject = _compiled(input.subject_template).render(input.context)
+    body = _compiled(input.body_template).render(input.context)
     message = EmailMessage()
     message["From"] = mail_from
     message["To"] = input.to
