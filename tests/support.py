@@ -54,11 +54,13 @@ def days_ahead(days: int, hour: int, minute: int = 0, tz: ZoneInfo = STOCKHOLM) 
 
 
 def contract_payload(contract_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """An assist-se contract, by default signed two days ago at 10:00 with its delivery start that
+    day (so a run moves to `onboarding` at once); ``overrides`` replace fields."""
     body: dict[str, Any] = {
         "contract_id": contract_id or f"C-{uuid.uuid4().hex[:10]}",
         "pipeline": "assist-se",
-        "signed_at": "2026-11-20T10:00:00+01:00",
-        "delivery_start": "2026-11-20",
+        "signed_at": days_ahead(-2, 10).isoformat(),
+        "delivery_start": (local_today() - timedelta(days=2)).isoformat(),
         "customer": {"name": "Åre Hälsa & Söner AB", "org_number": "556677-8899"},
         "main_user": {"name": "Örjan Ängström", "email": "orjan@are-halsa.example"},
         "licenses": 12,

@@ -6,6 +6,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -18,10 +19,10 @@ from kickoff.api import create_app
 from kickoff.mailcatcher import MailCatcher
 from kickoff.worker import create_worker
 from tests.conftest import Api, api_settings, serve_app
-from tests.support import contract_payload, eventually
+from tests.support import contract_payload, days_ahead, eventually, local_today
 
-# Before today (2026-11-22), so the run moves to `onboarding` and sends its welcome mail at once.
-PAST_DELIVERY = "2026-11-01"
+# A month before today, so the run moves to `onboarding` and sends its welcome mail at once.
+PAST_DELIVERY = (local_today() - timedelta(days=30)).isoformat()
 TEAM_EMAIL = "onboarding-team@assist.example"
 NO_ANSWER = "Inget svar – försök till kontakt för onboarding"
 # How each template's mail is recognised in the SMTP catcher (the rendered subject's start).
@@ -30,8 +31,8 @@ SUBJECTS = {
     "booking_reminder": "Påminnelse: boka ert uppstartsmöte",
     "kickoff_booked": "Uppstartsmöte bokat",
 }
-# A kick-off booked for 25 November 2026, 10:00 in Stockholm.
-MEETING = {"meeting_at": "2026-11-25T10:00:00+01:00"}
+# A kick-off booked for 10:00 in Stockholm three days from now.
+MEETING = {"meeting_at": days_ahead(3, 10).isoformat()}
 
 State = dict[str, Any]
 

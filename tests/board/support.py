@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,14 @@ from kickoff.api import create_app
 from kickoff.mailcatcher import MailCatcher
 from kickoff.worker import create_worker
 from tests.conftest import API_KEY, Api, api_settings, serve_app
-from tests.support import contract_payload, eventually
+from tests.support import contract_payload, eventually, local_today
 
-# Before today, so a run moves to `onboarding` (welcome mail, welcome call task) at once.
-PAST_DELIVERY = "2026-11-01"
-# Far ahead, so a run waits in `new` (the only stage where the delivery start can be amended).
-FUTURE_DELIVERY = "2027-06-01"
+# A month before today, so a run moves to `onboarding` (welcome mail, welcome call task) at once.
+PAST_DELIVERY = (local_today() - timedelta(days=30)).isoformat()
+# Half a year ahead, so a run waits in `new` (the only stage where the delivery start can be amended).
+FUTURE_DELIVERY = (local_today() + timedelta(days=180)).isoformat()
+# A month later still: where an amendment moves that delivery start.
+LATER_DELIVERY = (local_today() + timedelta(days=210)).isoformat()
 
 State = dict[str, Any]
 

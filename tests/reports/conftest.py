@@ -20,8 +20,9 @@ from kickoff.mailcatcher import MailCatcher
 from kickoff.worker import create_worker
 from tests.api.conftest import Kickoff
 from tests.conftest import Api, api_settings, serve_app
+from tests.support import days_ahead
 
-MEETING = {"meeting_at": "2026-11-25T10:00:00+01:00"}
+MEETING = {"meeting_at": days_ahead(3, 10).isoformat()}  # 10:00 in Stockholm three days from now
 COMPLETED = {"outcome": "completed", "segment": "B", "owner": "Sara Lind"}
 
 
