@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from tests.api.conftest import Kickoff, comparable
-from tests.support import contract_payload
+from tests.api.conftest import PAST_DELIVERY, Kickoff, comparable
+from tests.support import contract_payload, local_today
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+def _next(month: int, after: date) -> date:
+    """The first day of ``month`` that lies more than a week after ``after``."""
+    first = date(after.year, month, 1)
+    return first if first > after + timedelta(weeks=1) else date(after.year + 1, month, 1)
+
+
+# A waiting run's delivery start in winter time, weeks or months ahead, and the one it is amended
+# to in summer time (08:00 the day after it is then 06:00 UTC), so that the moved step shows the
+# offset change too.
+WAITING_DELIVERY = _next(3, local_today())
+AMENDED_DELIVERY = _next(7, WAITING_DELIVERY)
 
 
 async def _waiting(kickoff: Kickoff) -> str:
     """An assist-se onboarding still waiting in `new` for a delivery start weeks ahead."""
-    response = await kickoff.submit(contract_payload(delivery_start="2027-03-01"))
+    response = await kickoff.submit(contract_payload(delivery_start=WAITING_DELIVERY.isoformat()))
     assert response.status_code == 202, response.text
     oid: str = response.json()["id"]
     await kickoff.until(oid, lambda s: s["next_step_at"] is not None and s["stage"] == "new")
@@ -26,19 +36,26 @@ async def test_a_new_delivery_start_moves_the_waiting_step(kickoff: Kickoff) -> 
     """The step "08:00 the day after the delivery start" moves with the amended date."""
     oid = await _waiting(kickoff)
     before = await kickoff.state(oid)
-    assert datetime.fromisoformat(before["next_step_at"]) == datetime(2027, 3, 2, 8, tzinfo=STOCKHOLM)
+    # 08:00 on 2 March is winter time in Stockholm: 07:00 UTC.
+    step_day = WAITING_DELIVERY + timedelta(days=1)
+    assert datetime.fromisoformat(before["next_step_at"]) == datetime(
+        step_day.year, step_day.month, step_day.day, 7, tzinfo=UTC
+    )
 
     response = await kickoff.http.patch(
-        f"/onboardings/{oid}", json={"delivery_start": "2027-04-12"}, headers=kickoff.api.auth
+        f"/onboardings/{oid}", json={"delivery_start": AMENDED_DELIVERY.isoformat()}, headers=kickoff.api.auth
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["delivery_start"] == "2027-04-12"
+    assert body["delivery_start"] == AMENDED_DELIVERY.isoformat()
     assert body["stage"] == "new"
-    # 13 April 2027 08:00 is summer time in Stockholm: 06:00 UTC.
-    assert datetime.fromisoformat(body["next_step_at"]) == datetime(2027, 4, 13, 6, tzinfo=UTC)
+    # 08:00 on 2 July is summer time in Stockholm: 06:00 UTC.
+    moved = AMENDED_DELIVERY + timedelta(days=1)
+    assert datetime.fromisoformat(body["next_step_at"]) == datetime(
+        moved.year, moved.month, moved.day, 6, tzinfo=UTC
+    )
     assert [e["detail"] for e in body["timeline"] if e["event"] == "contract_amended"] == [
-        "delivery start 2027-03-01 -> 2027-04-12"
+        f"delivery start {WAITING_DELIVERY} -> {AMENDED_DELIVERY}"
     ]
 
 
@@ -47,7 +64,7 @@ async def test_after_onboarding_has_begun_the_delivery_start_is_409(kickoff: Kic
     oid = await kickoff.start()
     before = await kickoff.state(oid)
     response = await kickoff.http.patch(
-        f"/onboardings/{oid}", json={"delivery_start": "2027-04-12"}, headers=kickoff.api.auth
+        f"/onboardings/{oid}", json={"delivery_start": AMENDED_DELIVERY.isoformat()}, headers=kickoff.api.auth
     )
     assert response.status_code == 409, response.text
     assert "onboarding has begun" in response.json()["detail"]
@@ -57,10 +74,10 @@ async def test_after_onboarding_has_begun_the_delivery_start_is_409(kickoff: Kic
 @pytest.mark.parametrize(
     ("body", "status", "reason"),
     [
-        ({"delivery_start": "2026-11-01"}, 422, "too early"),
+        ({"delivery_start": PAST_DELIVERY}, 422, "too early"),
         ({"delivery_start": "soon"}, 422, "delivery_start"),
         ({"delivery_start": "1999-12-31"}, 422, "outside 2000"),
-        ({"delivery_start": "2027-04-12", "licenses": 3}, 422, "licenses"),
+        ({"delivery_start": AMENDED_DELIVERY.isoformat(), "licenses": 3}, 422, "licenses"),
         ({}, 422, "delivery_start"),
     ],
     ids=["in-the-past", "not-a-date", "implausible", "other-field", "empty"],
@@ -78,6 +95,8 @@ async def test_bad_amendments_are_refused_and_change_nothing(
 
 async def test_amending_an_unknown_onboarding_is_404(kickoff: Kickoff) -> None:
     response = await kickoff.http.patch(
-        "/onboardings/SE-nope-404", json={"delivery_start": "2027-04-12"}, headers=kickoff.api.auth
+        "/onboardings/SE-nope-404",
+        json={"delivery_start": AMENDED_DELIVERY.isoformat()},
+        headers=kickoff.api.auth,
     )
     assert response.status_code == 404, response.text

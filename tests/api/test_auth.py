@@ -8,6 +8,7 @@ import pytest
 
 from tests.api.conftest import Kickoff
 from tests.conftest import API_KEY
+from tests.support import days_ahead
 
 UNKNOWN = "SE-C-does-not-exist"
 
@@ -18,7 +19,7 @@ PROTECTED = [
     pytest.param(
         "POST",
         f"/onboardings/{UNKNOWN}/meeting-booked",
-        {"meeting_at": "2026-11-25T10:00:00+01:00"},
+        {"meeting_at": days_ahead(3, 10).isoformat()},
         id="meeting-booked",
     ),
     pytest.param("POST", f"/onboardings/{UNKNOWN}/calls", {"outcome": "answered"}, id="calls"),

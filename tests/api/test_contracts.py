@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from kickoff.signature import sign
 from tests.api.conftest import PAST_DELIVERY, Kickoff, templates
 from tests.conftest import WEBHOOK_SECRET
-from tests.support import contract_payload
+from tests.support import contract_payload, days_ahead
 
 
 def _body(payload: dict[str, Any]) -> bytes:
@@ -185,7 +186,10 @@ async def test_same_contract_again_reports_the_current_stage(kickoff: Kickoff) -
     ("change", "field"),
     [
         ({"licenses": 13}, "licenses"),
-        ({"delivery_start": "2026-11-02"}, "delivery_start"),
+        (
+            {"delivery_start": (date.fromisoformat(PAST_DELIVERY) + timedelta(days=1)).isoformat()},
+            "delivery_start",
+        ),
         ({"main_user": {"name": "Örjan Ängström", "email": "other@are-halsa.example"}}, "main_user"),
         ({"customer": {"name": "Annat AB"}}, "customer"),
     ],
@@ -229,7 +233,11 @@ _INVALID_BODIES = [
     pytest.param(_without("customer"), "customer", id="missing-customer"),
     pytest.param(_without("delivery_start"), "delivery_start", id="missing-delivery-start"),
     pytest.param(contract_payload(delivery_start="next week"), "delivery_start", id="bad-date"),
-    pytest.param(contract_payload(signed_at="2026-11-20T10:00:00"), "signed_at", id="naive-signed-at"),
+    pytest.param(
+        contract_payload(signed_at=days_ahead(-2, 10).replace(tzinfo=None).isoformat()),
+        "signed_at",
+        id="naive-signed-at",
+    ),
     pytest.param(contract_payload(contract_id="C 1/2"), "contract_id", id="bad-contract-id"),
     pytest.param(contract_payload(language="swedish"), "language", id="bad-language"),
     pytest.param(contract_payload(surprise=True), "surprise", id="unknown-field"),

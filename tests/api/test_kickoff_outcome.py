@@ -15,7 +15,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from kickoff import search_attributes as sa
-from tests.api.conftest import Kickoff, State, comparable, templates
+from tests.api.conftest import PAST_DELIVERY, Kickoff, State, comparable, templates
 from tests.support import contract_payload, days_ahead, eventually
 
 MEETING_AT = days_ahead(3, 10)
@@ -168,7 +168,7 @@ async def test_unknown_onboarding_is_404_and_a_pipeline_without_outcomes_is_404(
     assert (await kickoff.post("/onboardings/SE-C-nope/kickoff-outcome", COMPLETED)).status_code == 404
 
     response = await kickoff.submit(
-        contract_payload(pipeline="pakkepilot-no", language="nb", delivery_start="2026-11-01")
+        contract_payload(pipeline="pakkepilot-no", language="nb", delivery_start=PAST_DELIVERY)
     )
     assert response.status_code == 202, response.text
     oid = response.json()["id"]
@@ -229,7 +229,7 @@ async def test_a_no_show_after_a_completed_kickoff_is_409(kickoff: Kickoff) -> N
 
 async def test_a_no_show_on_a_pipeline_without_outcomes_is_404(kickoff: Kickoff) -> None:
     response = await kickoff.submit(
-        contract_payload(pipeline="pakkepilot-no", language="nb", delivery_start="2026-11-01")
+        contract_payload(pipeline="pakkepilot-no", language="nb", delivery_start=PAST_DELIVERY)
     )
     oid = response.json()["id"]
     before = await kickoff.until(oid, lambda s: bool(s["emails"]))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, date, timedelta
 from typing import Any
 
+import holidays
 import httpx
 import pytest
 
@@ -13,7 +15,7 @@ from kickoff.mailcatcher import MailCatcher
 from kickoff.pipelines import load_pipelines
 from tests.api.conftest import NO_ANSWER, PAST_DELIVERY, Kickoff, State, comparable, events, templates
 from tests.conftest import Api
-from tests.support import PIPELINES_FILE, contract_payload
+from tests.support import PIPELINES_FILE, contract_payload, days_ahead, local_today
 
 UNKNOWN = "SE-C-nobody-signed-this"
 PREFIXES = {"assist-se": "SE", "pakkepilot-no": "PP", "kundprocess-se": "KP", "wisenetwork-fi": "WN"}
@@ -25,7 +27,11 @@ BEFORE_GO_LIVE = [
     "returns_agreed",
     "escalation_known",
 ]
-MEETING = {"meeting_at": "2026-11-25T09:00:00Z", "booked_by": "Anna på kundtjänst"}
+# 10:00 in Stockholm three days from now, sent in UTC.
+MEETING = {"meeting_at": days_ahead(3, 10).astimezone(UTC).isoformat(), "booked_by": "Anna på kundtjänst"}
+# A renewal date about a year ahead (kundprocess-se's one contract date), and the day after it.
+RENEWAL = (local_today() + timedelta(days=400)).isoformat()
+RENEWAL_LATER = (local_today() + timedelta(days=401)).isoformat()
 
 
 def _payload(pipeline: str, **overrides: Any) -> dict[str, Any]:
@@ -146,9 +152,15 @@ async def test_pipeline_shows_its_full_definition_and_calendar(kickoff: Kickoff)
 
     calendar = body["calendar"]
     assert calendar["country"] == "NO"
-    assert "2027-05-17" in calendar["closed_days"]  # Constitution Day
-    assert "2026-12-25" in calendar["closed_days"]
-    assert "2027-05-18" not in calendar["closed_days"]
+    # Next year's closed days are exactly Norway's public holidays, 17 May (Constitution Day)
+    # and Christmas Day among them, and no other day.
+    year = local_today().year + 1
+    assert date(year, 5, 17).isoformat() in calendar["closed_days"]
+    assert date(year, 12, 25).isoformat() in calendar["closed_days"]
+    norway = holidays.country_holidays("NO", years=year)
+    assert [day for day in calendar["closed_days"] if day.startswith(f"{year}-")] == sorted(
+        day.isoformat() for day in norway
+    )
     assert calendar["closed_days"] == sorted(calendar["closed_days"])
 
     # Exactly what this process validated: nothing added, nothing lost on the way.
@@ -244,7 +256,13 @@ async def test_park_and_resume_events_match_their_shorthands(kickoff: Kickoff) -
         ),
         pytest.param("park", {"reason": "semester", "until": "2020-01-01"}, 422, "until", id="until-passed"),
         pytest.param("park", {"reason": "x" * 501}, 422, "reason", id="text-too-long"),
-        pytest.param("meeting_booked", {"meeting_at": "2026-11-25T10:00:00"}, 422, "meeting_at", id="naive"),
+        pytest.param(
+            "meeting_booked",
+            {"meeting_at": days_ahead(3, 10).replace(tzinfo=None).isoformat()},
+            422,
+            "meeting_at",
+            id="naive",
+        ),
         pytest.param("resume", {}, 409, "resume is not accepted in stage 'onboarding'", id="not-in-stage"),
         pytest.param("call_logged", ["answered"], 422, "dict", id="list-payload"),
         pytest.param("call_logged", "answered", 422, "dict", id="string-payload"),
@@ -518,18 +536,16 @@ async def test_go_live_waits_for_the_whole_checklist(kickoff: Kickoff) -> None:
             "assist-se", {"modules": ["finance"]}, ["'finance'", "none"], id="pipeline-without-modules"
         ),
         pytest.param("wisenetwork-fi", {"modules": ["CRM"]}, ["'CRM'"], id="module-wrong-case"),
-        pytest.param(
-            "assist-se", {"dates": {"renewal": "2028-01-31"}}, ["date 'renewal'"], id="unknown-date"
-        ),
+        pytest.param("assist-se", {"dates": {"renewal": RENEWAL}}, ["date 'renewal'"], id="unknown-date"),
         pytest.param(
             "kundprocess-se",
-            {"dates": {"renewal": "2028-01-31", "ends": "2029-01-31"}},
+            {"dates": {"renewal": RENEWAL, "ends": RENEWAL_LATER}},
             ["'ends'"],
             id="extra-date",
         ),
         pytest.param(
             "pakkepilot-no",
-            {"modules": ["lager"], "dates": {"go_live": "2027-01-04"}},
+            {"modules": ["lager"], "dates": {"go_live": RENEWAL}},
             ["'lager'", "'go_live'"],
             id="both-named",
         ),
@@ -555,7 +571,7 @@ async def test_contract_with_unknown_module_or_date_is_422_and_starts_nothing(
     [
         pytest.param({"modules": "shipping"}, "modules", id="modules-not-a-list"),
         pytest.param({"dates": {"renewal": "soon"}}, "renewal", id="date-not-a-date"),
-        pytest.param({"dates": ["2028-01-31"]}, "dates", id="dates-not-an-object"),
+        pytest.param({"dates": [RENEWAL]}, "dates", id="dates-not-an-object"),
     ],
 )
 async def test_contract_with_malformed_modules_or_dates_is_422(
@@ -582,9 +598,9 @@ async def test_contract_resent_with_other_modules_is_409(kickoff: Kickoff) -> No
         assert response.status_code == 409, response.text
         assert "modules" in response.json()["detail"]
 
-    dated = _payload("kundprocess-se", dates={"renewal": "2028-01-31"})
+    dated = _payload("kundprocess-se", dates={"renewal": RENEWAL})
     assert (await kickoff.submit(dated)).status_code == 202
-    response = await kickoff.submit({**dated, "dates": {"renewal": "2028-02-29"}})
+    response = await kickoff.submit({**dated, "dates": {"renewal": RENEWAL_LATER}})
     assert response.status_code == 409, response.text
     assert "dates" in response.json()["detail"]
 
@@ -610,7 +626,7 @@ async def test_contract_without_modules_gets_the_default_modules(kickoff: Kickof
 
 async def test_contract_with_a_declared_date_is_accepted(kickoff: Kickoff) -> None:
     """A kundprocess-se contract with its renewal date starts a KP- run."""
-    oid = await _start(kickoff, "kundprocess-se", dates={"renewal": "2028-01-31"})
+    oid = await _start(kickoff, "kundprocess-se", dates={"renewal": RENEWAL})
     assert oid.startswith("KP-")
     state = await kickoff.state(oid)
     assert state["stage"] == "onboarding"

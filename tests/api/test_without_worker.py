@@ -13,6 +13,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from kickoff.api import create_app
 from kickoff.api import service as service_module
 from kickoff.worker import RETENTION, ensure_retention
+from tests.api.conftest import PAST_DELIVERY
 from tests.conftest import API_KEY, Api, api_settings, serve_app
 from tests.support import contract_payload
 
@@ -30,7 +31,7 @@ async def workerless(dev_server, tmp_path, smtp) -> AsyncIterator[Api]:
 
 async def test_a_resent_contract_is_recognised_without_a_worker(workerless: Api) -> None:
     """Idempotency reads the run's start event: the same contract is 200, a changed one 409."""
-    payload = contract_payload(delivery_start="2026-11-01")
+    payload = contract_payload(delivery_start=PAST_DELIVERY)
     first = await workerless.post_contract(payload)
     assert first.status_code == 202, first.text
     again = await workerless.post_contract(payload)
@@ -43,7 +44,7 @@ async def test_a_resent_contract_is_recognised_without_a_worker(workerless: Api)
 
 async def test_reading_a_running_onboarding_without_a_worker_is_503_not_a_hang(workerless: Api) -> None:
     """A query nobody answers ends in a 503 with a reason within seconds."""
-    created = await workerless.post_contract(contract_payload(delivery_start="2026-11-01"))
+    created = await workerless.post_contract(contract_payload(delivery_start=PAST_DELIVERY))
     response = await workerless.http.get(
         f"/onboardings/{created.json()['id']}", headers={"Authorization": f"Bearer {API_KEY}"}
     )
@@ -64,7 +65,7 @@ async def test_retention_is_raised_so_closed_onboardings_stay_readable(dev_serve
 async def test_an_action_no_worker_takes_is_503_not_a_hang(workerless: Api, monkeypatch) -> None:
     """A staff action waits a bounded time for a worker, then answers 503 saying it is unconfirmed."""
     monkeypatch.setattr(service_module, "UPDATE_TIMEOUT", timedelta(seconds=1))
-    created = await workerless.post_contract(contract_payload(delivery_start="2026-11-01"))
+    created = await workerless.post_contract(contract_payload(delivery_start=PAST_DELIVERY))
     assert created.status_code == 202, created.text
     response = await workerless.http.post(
         f"/onboardings/{created.json()['id']}/events/call_logged",

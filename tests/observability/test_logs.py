@@ -15,6 +15,7 @@ from kickoff.mailcatcher import MailCatcher
 from tests.api.conftest import SUBJECTS
 from tests.observability.conftest import CapturedLogs, served_kickoff
 from tests.observability.probe import LoggingProbeWorkflow, log_from_activity
+from tests.support import days_ahead
 
 # Distinctive values, so a hit in the logs cannot be a coincidence.
 CUSTOMER = {"name": "Qvarnbäck Zelmerska Hälsa AB", "org_number": "559431-7782"}
@@ -60,7 +61,7 @@ async def test_a_full_run_logs_json_with_ids_and_without_personal_data(
         response = await kickoff.post(f"/onboardings/{oid}/calls", {"outcome": "no_answer"})
         assert response.status_code == 202, response.text
         run_id = await kickoff.run_id(oid)
-        booking = {"meeting_at": "2026-11-25T10:00:00+01:00", "booked_by": BOOKED_BY}
+        booking = {"meeting_at": days_ahead(3, 10).isoformat(), "booked_by": BOOKED_BY}
         assert (await kickoff.post(f"/onboardings/{oid}/meeting-booked", booking)).status_code == 202
         await kickoff.until(oid, lambda s: s["awaiting_outcome"])
         outcome = {"outcome": "completed", "segment": "A", "owner": ADVISOR}

@@ -14,6 +14,7 @@ from temporalio.service import RPCError
 
 from kickoff.api import create_app
 from kickoff.reports import FunnelReport, StageTimesReport, funnel_svg, stage_times_svg
+from tests.api.conftest import PAST_DELIVERY
 from tests.conftest import Api, api_settings, serve_app
 from tests.reports.conftest import Scenario
 from tests.support import contract_payload, eventually
@@ -188,7 +189,7 @@ async def workerless(dev_server, tmp_path, smtp) -> AsyncIterator[Api]:
 
 async def test_reports_without_a_worker_count_the_run_and_skip_its_state(workerless: Api) -> None:
     """The funnel needs visibility only; stage times skip a run no worker answers for, instead of failing."""
-    created = await workerless.post_contract(contract_payload(delivery_start="2026-11-01"))
+    created = await workerless.post_contract(contract_payload(delivery_start=PAST_DELIVERY))
     assert created.status_code == 202, created.text
     oid = created.json()["id"]
     try:
