@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.board.support import BoardServer, State, csrf_token
+from tests.board.support import LATER_DELIVERY, BoardServer, State, csrf_token
 
 # (path under the onboarding or a task of it, form fields): one per kind of board action.
 ACTIONS = [
@@ -15,7 +15,7 @@ ACTIONS = [
     pytest.param("events/park", {"p.reason": "semester"}, id="park"),
     pytest.param("restart", {"reason": "no_show"}, id="restart"),
     pytest.param("kickoff-outcome", {"outcome": "no_show"}, id="kickoff-outcome"),
-    pytest.param("amend", {"delivery_start": "2027-08-01"}, id="amend"),
+    pytest.param("amend", {"delivery_start": LATER_DELIVERY}, id="amend"),
     pytest.param("checklist/anything", {"ticked": "true"}, id="checklist"),
     pytest.param("task-done", {"back": "inbox"}, id="task-done"),
 ]

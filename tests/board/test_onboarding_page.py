@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 
-from tests.board.support import FUTURE_DELIVERY, BoardServer, alert, csrf_token, text_of
+from tests.board.support import (
+    FUTURE_DELIVERY,
+    LATER_DELIVERY,
+    PAST_DELIVERY,
+    BoardServer,
+    alert,
+    csrf_token,
+    text_of,
+)
+from tests.support import days_ahead, local_today
 
 NO_ANSWER = "Inget svar – försök till kontakt för onboarding"
+# A kick-off three days from now at 10:00 Stockholm time, as typed into a datetime-local input.
+MEETING_AT = days_ahead(3, 10)
+TYPED_MEETING = MEETING_AT.strftime("%Y-%m-%dT%H:%M")
 
 
 async def _page(staff: httpx.AsyncClient, oid: str) -> httpx.Response:
@@ -84,20 +98,21 @@ async def test_a_refused_form_keeps_what_was_typed(board: BoardServer, staff: ht
     into the park form is still there to correct the date."""
     oid = await board.start()
     response = await _post(
-        staff, oid, "events/park", **{"p.reason": "Semester i Thailand", "p.until": "2026-11-02"}
+        staff, oid, "events/park", **{"p.reason": "Semester i Thailand", "p.until": PAST_DELIVERY}
     )
     assert response.status_code == 422
     message = alert(response.text)
     assert message is not None
-    assert message.startswith("Not done: until 2026-11-02 is too early")
+    assert message.startswith(f"Not done: until {PAST_DELIVERY} is too early")
     assert ">Semester i Thailand</textarea>" in response.text
-    assert 'name="p.until" type="date" value="2026-11-02"' in response.text
+    assert f'name="p.until" type="date" value="{PAST_DELIVERY}"' in response.text
 
 
 async def test_park_then_resume(board: BoardServer, staff: httpx.AsyncClient) -> None:
     """Park (reason, until-date) moves the run to manual follow-up, whose page offers resume."""
     oid = await board.start()
-    parked = await _post(staff, oid, "events/park", **{"p.reason": "Semester", "p.until": "2027-01-10"})
+    until = (local_today() + timedelta(days=40)).isoformat()
+    parked = await _post(staff, oid, "events/park", **{"p.reason": "Semester", "p.until": until})
     text = text_of(await _followed(staff, parked))
     assert "Stage: Manuell uppföljning." in text
     assert "Onboarding återupptagen" in text  # the resume form
@@ -111,11 +126,11 @@ async def test_booking_then_recording_a_completed_kickoff(
     """The meeting time typed as local wall-clock time is sent as Stockholm time; the booked run then
     awaits its outcome, which the outcome form records with segment and advisor."""
     oid = await board.start()
-    booked = await _post(staff, oid, "events/meeting_booked", **{"p.meeting_at": "2026-11-25T10:00"})
+    booked = await _post(staff, oid, "events/meeting_booked", **{"p.meeting_at": TYPED_MEETING})
     assert "Stage: Avslutad." in text_of(await _followed(staff, booked))
     state = await board.until(oid, lambda s: s["stage"] == "closed" and "kickoff_booked" in str(s["emails"]))
     [detail] = [e["detail"] for e in state["timeline"] if e["event"] == "meeting_booked"]
-    assert "2026-11-25T10:00:00+01:00" in detail
+    assert MEETING_AT.isoformat() in detail  # e.g. ...T10:00:00+01:00 in winter, +02:00 in summer
     page = (await _page(staff, oid)).text
     assert "Kick-off held: record the outcome" in page
     recorded = await _post(staff, oid, "kickoff-outcome", outcome="completed", segment="B", owner="Sara Lind")
@@ -131,7 +146,7 @@ async def test_an_incomplete_outcome_is_refused_with_the_reason(
 ) -> None:
     """A completed kick-off without a segment is refused (422) with the engine's words."""
     oid = await board.start()
-    await _post(staff, oid, "events/meeting_booked", **{"p.meeting_at": "2026-11-25T10:00"})
+    await _post(staff, oid, "events/meeting_booked", **{"p.meeting_at": TYPED_MEETING})
     await board.until(oid, lambda s: s["stage"] == "closed")
     response = await _post(staff, oid, "kickoff-outcome", outcome="completed", owner="Sara Lind")
     assert response.status_code == 422
@@ -142,7 +157,7 @@ async def test_an_incomplete_outcome_is_refused_with_the_reason(
 async def test_a_no_show_outcome_restarts_onboarding(board: BoardServer, staff: httpx.AsyncClient) -> None:
     """ "No-show" on a booked run's outcome form records the outcome and starts cycle 2."""
     oid = await board.start()
-    await _post(staff, oid, "events/meeting_booked", **{"p.meeting_at": "2026-11-25T10:00"})
+    await _post(staff, oid, "events/meeting_booked", **{"p.meeting_at": TYPED_MEETING})
     await board.until(oid, lambda s: s["stage"] == "closed" and "kickoff_booked" in str(s["emails"]))
     response = await _post(staff, oid, "kickoff-outcome", outcome="no_show")
     text = text_of(await _followed(staff, response))
@@ -191,12 +206,12 @@ async def test_the_delivery_start_can_be_amended_before_onboarding_begins(
     """In its first stage the page offers the amendment; after that the engine refuses it (409)."""
     waiting = await board.start(delivery_start=FUTURE_DELIVERY)
     assert "Amended contract: new delivery start" in (await _page(staff, waiting)).text
-    moved = await _post(staff, waiting, "amend", delivery_start="2027-07-01")
-    assert "Delivery start moved to 2027-07-01." in text_of(await _followed(staff, moved))
-    assert (await board.state(waiting))["delivery_start"] == "2027-07-01"
+    moved = await _post(staff, waiting, "amend", delivery_start=LATER_DELIVERY)
+    assert f"Delivery start moved to {LATER_DELIVERY}." in text_of(await _followed(staff, moved))
+    assert (await board.state(waiting))["delivery_start"] == LATER_DELIVERY
 
     begun = await board.start()
-    refused = await _post(staff, begun, "amend", delivery_start="2027-07-01")
+    refused = await _post(staff, begun, "amend", delivery_start=LATER_DELIVERY)
     assert refused.status_code == 409
     assert "onboarding has begun" in (alert(refused.text) or "")
 

@@ -6,8 +6,9 @@ import re
 
 from playwright.async_api import Page, expect
 
-from tests.board.support import BoardServer
+from tests.board.support import PAST_DELIVERY, BoardServer
 from tests.browser.conftest import Shots, sign_in
+from tests.support import days_ahead
 
 NO_ANSWER = "Inget svar – försök till kontakt för onboarding"
 
@@ -76,7 +77,7 @@ async def test_booking_the_meeting_then_recording_the_outcome(
     oid = await browser_board.start()
     await sign_in(page, f"/board/onboardings/{oid}")
     booking = page.locator("#event-meeting_booked")
-    await booking.get_by_label("Meeting at").fill("2026-12-01T10:00")
+    await booking.get_by_label("Meeting at").fill(days_ahead(3, 10).strftime("%Y-%m-%dT%H:%M"))
     await booking.get_by_label("Booked by").fill("Anna")
     await booking.get_by_role("button", name="Uppstartsmöte bokat").click()
     await expect(page.get_by_role("status")).to_have_text("Uppstartsmöte bokat: done. Stage: Avslutad.")
@@ -102,9 +103,9 @@ async def test_an_action_the_engine_refuses_shows_its_reason(
     await sign_in(page, f"/board/onboardings/{oid}")
     park = page.locator("#event-park")
     await park.get_by_label("Reason").fill("Semester")
-    await park.get_by_label("Until").fill("2026-11-02")
+    await park.get_by_label("Until").fill(PAST_DELIVERY)
     await park.get_by_role("button", name="Parkerad för manuell uppföljning").click()
-    await expect(page.get_by_role("alert")).to_contain_text("Not done: until 2026-11-02 is too early")
+    await expect(page.get_by_role("alert")).to_contain_text(f"Not done: until {PAST_DELIVERY} is too early")
     await expect(page.locator("#event-park").get_by_label("Reason")).to_have_value("Semester")
     await shot("refused")
     assert (await browser_board.state(oid))["stage"] == "onboarding"
