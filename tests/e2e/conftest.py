@@ -1,8 +1,10 @@
 """End to end through the HTTP API on a time-skipping Temporal server.
 
 Each test gets its own time-skipping server (it starts in a tenth of a
-second), so its clock starts at the real "now" and a test may jump it to any
-date it needs without disturbing another test's calendar.
+second), so its clock starts at the real "now" and a test may jump it forward
+to the dates it needs without disturbing another test's calendar. The clock
+never goes back, so those dates are picked from it (tests/e2e/calendars.py),
+never written down.
 """
 
 from __future__ import annotations
