@@ -1,23 +1,37 @@
 """kundprocess-se end to end: onboarding week 1, the delivery gate, the 8-week programme,
 partnership and expansion with the 90-day contact clock, churn escalation, renewal and the end.
 
-Every expected moment is written out as Stockholm wall-clock time and compared for
-exact equality with what the API (or the run's state) reports.
+The test server's clock starts at the real "now", so each test picks its dates from it
+(the next Midsummer, the next October clock change, ...; see tests/e2e/calendars.py).
+Every expected moment is worked out as Stockholm wall-clock time from those dates (business
+days by the independent oracle, with the de_facto days Swedish offices close) and compared
+for exact equality with what the API (or the run's state) reports.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from temporalio.client import WorkflowExecutionStatus
 
 from kickoff.workflows.onboarding import OnboardingWorkflow
+from tests.e2e.calendars import (
+    FRIDAY,
+    MONDAY,
+    SWEDEN,
+    SWEDEN_PUBLIC_ONLY,
+    TUESDAY,
+    dst_switch,
+    first_from,
+    next_weekday,
+    soonest,
+)
 from tests.e2e.conftest import Journey
 from tests.support import contract_payload
 
-TZ = ZoneInfo("Europe/Stockholm")
+TZ = SWEDEN.zone
+CET, CEST = timedelta(hours=1), timedelta(hours=2)
 PIPELINE = "kundprocess-se"
 CUSTOMER_CARD = (
     "enrich_data",
@@ -31,12 +45,6 @@ OVERDUE = "Kundkortet är inte komplett efter vecka 1"
 REMINDER = "90 dagar utan loggad kontakt: hälsokontroll, feedback och framtida behov"
 RENEWAL = "Avtalet förnyas om 60 dagar: förbered förnyelsedialogen"
 ESCALATION = "Risk för churn: eskalera omedelbart till VD"
-OPPORTUNITY: dict[str, Any] = {
-    "title": "Workshop för ledningsgruppen",
-    "value": 85000,
-    "expected_on": "2028-02-15",
-    "status": "pipeline",
-}
 PROGRAMME = (
     "Programvecka 1–2: behovsanalys och strategi",
     "Programvecka 3–4: praktisk workshop och implementering",
@@ -45,13 +53,33 @@ PROGRAMME = (
 )
 
 
-def sthlm(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
+def at(day: date, hour: int, minute: int = 0) -> datetime:
     """A Stockholm wall-clock moment."""
-    return datetime(y, m, d, hh, mm, tzinfo=TZ)
+    return SWEDEN.at(day, hour, minute)
 
 
 def eight(day: date) -> datetime:
     return datetime.combine(day, time(8, 0), tzinfo=TZ)
+
+
+def opportunity(expected_on: date) -> dict[str, Any]:
+    """An opportunity_logged payload expecting its order on ``expected_on``."""
+    return {
+        "title": "Workshop för ledningsgruppen",
+        "value": 85000,
+        "expected_on": expected_on.isoformat(),
+        "status": "pipeline",
+    }
+
+
+async def first_day(journey: Journey) -> date:
+    """The first day a scenario may start on: a week after the server clock's Stockholm date."""
+    return soonest(await journey.now(), TZ)
+
+
+async def next_onboarding_day(journey: Journey, weekday: int = TUESDAY) -> date:
+    """The first ``weekday`` a scenario may start on, for tests about no particular calendar."""
+    return next_weekday(await first_day(journey), weekday)
 
 
 def parse(value: str) -> datetime:
@@ -92,13 +120,13 @@ async def run_status(journey: Journey, oid: str, run: str) -> WorkflowExecutionS
     return description.status
 
 
-async def start(journey: Journey, at: datetime, **overrides: Any) -> str:
-    """Move the clock to ``at`` and post a kundprocess-se contract signed then."""
-    await journey.skip_to(at)
+async def start(journey: Journey, signed: datetime, **overrides: Any) -> str:
+    """Move the clock to ``signed`` and post a kundprocess-se contract signed then."""
+    await journey.skip_to(signed)
     payload = contract_payload(
         pipeline=PIPELINE,
-        signed_at=at.isoformat(),
-        delivery_start=at.date().isoformat(),
+        signed_at=signed.isoformat(),
+        delivery_start=signed.date().isoformat(),
         **overrides,
     )
     return await journey.start(payload)
@@ -142,32 +170,47 @@ async def partnership(journey: Journey, onboarding_at: datetime, **overrides: An
 # ------------------------------------------------------------------ onboarding
 
 
+def monday_of_midsummer_week(start: date) -> date:
+    """The Monday of the next Midsummer week (Midsummer Eve is always a Friday)."""
+    return first_from(start, lambda year: SWEDEN.named("Midsummer Eve", year) - timedelta(days=4))
+
+
 async def test_customer_card_overdue_counts_swedish_business_days_past_midsummer(journey: Journey) -> None:
-    """Onboarding entered Monday 21 June 2027: business day 5 skips Midsummer Eve (Friday 25,
-    closed by the de_facto calendar), Midsummer Day and the weekend, so the overdue task is
-    created Tuesday 29 June 09:00 (it would be Monday 28 June if Midsummer Eve were open).
-    The on-enter task for the checklist is due the same business day at 16:00."""
-    entered = sthlm(2027, 6, 21, 10)
+    """Onboarding entered on the Monday of the next Midsummer week: business day 5 skips Midsummer
+    Eve (the Friday, closed by the de_facto calendar), Midsummer Day and the weekend, so the
+    overdue task is created on the Tuesday after at 09:00 (it would be the Monday if Midsummer Eve
+    were open). The on-enter task for the checklist is due the same business day at 16:00."""
+    monday = monday_of_midsummer_week(await first_day(journey))
+    midsummer_eve = monday + timedelta(days=4)
+    overdue_day = SWEDEN.business_day(monday, 5)
+    open_midsummer_day = SWEDEN_PUBLIC_ONLY.business_day(monday, 5)
+    # The calendar facts: Midsummer Eve is a Friday closed only by the de_facto category, and
+    # it moves business day 5 from the Monday after to the Tuesday.
+    assert (SWEDEN.holiday(midsummer_eve), midsummer_eve.weekday()) == ("Midsummer Eve", FRIDAY)
+    assert SWEDEN_PUBLIC_ONLY.holiday(midsummer_eve) is None
+    assert (open_midsummer_day, overdue_day) == (monday + timedelta(weeks=1), monday + timedelta(days=8))
+
+    entered = at(monday, 10)
     oid = await start(journey, entered)
     body = await journey.onboarding(oid)
     assert body["stage"] == "onboarding"
     [onboarding_entered] = timeline(body, "stage_entered", "Onboarding (vecka 1)")
     assert about(onboarding_entered, entered)
     [card_task] = tasks_titled(body, "Komplettera kundkortet enligt checklistan")
-    assert parse(card_task["due_at"]) == sthlm(2027, 6, 29, 16)
+    assert parse(card_task["due_at"]) == at(overdue_day, 16)
 
-    overdue_at = sthlm(2027, 6, 29, 9)
+    overdue_at = at(overdue_day, 9)
     assert parse(body["next_step_at"]) == overdue_at
-    await journey.skip_to(sthlm(2027, 6, 28, 23, 59))
+    await journey.skip_to(at(open_midsummer_day, 23, 59))
     body = await journey.onboarding(oid)
-    assert tasks_titled(body, OVERDUE) == [], "nothing is overdue on Monday 28 June"
+    assert tasks_titled(body, OVERDUE) == [], "nothing is overdue on the Monday after Midsummer"
 
     await journey.skip_to(overdue_at + timedelta(minutes=1))
     body = await journey.onboarding(oid)
     [overdue] = tasks_titled(body, OVERDUE)
     assert overdue["kind"] == "overdue"
     assert overdue["owner_role"] == "customer_success"
-    assert parse(overdue["due_at"]) == sthlm(2027, 6, 29, 16)
+    assert parse(overdue["due_at"]) == at(overdue_day, 16)
     assert timeline(body, "task_created", OVERDUE) == [overdue_at]
     assert created(body, OVERDUE) == [overdue_at]
 
@@ -175,13 +218,29 @@ async def test_customer_card_overdue_counts_swedish_business_days_past_midsummer
 # ---------------------------------------------------------------- delivery
 
 
+def delivery_before_the_october_switch(start: date) -> date:
+    """The Thursday 24 days before the next October clock change: programme week 3 begins before
+    the switch, week 5 after it."""
+    return first_from(start, lambda year: dst_switch(SWEDEN, year, 10) - timedelta(days=24))
+
+
 async def test_delivery_gate_then_programme_and_partnership_at_eight_across_dst(journey: Journey) -> None:
     """start_delivery is refused (409) while customer_card items are unticked, naming exactly
     those; once all six are ticked it is accepted, the customer gets the Swedish delivery_plan
-    mail, and the overdue step of onboarding week 1 never fires. Delivery entered Thursday
-    7 October 2027: programme tasks Thursday 21 October (CEST), 4 and 18 November (CET, after
-    the 31 October switch) and partnership on 2 December, each at 08:00 Stockholm time."""
-    oid = await start(journey, sthlm(2027, 10, 4, 10))
+    mail, and the overdue step of onboarding week 1 never fires. Delivery entered on the
+    Thursday 24 days before the next October switch: programme tasks two weeks later (CEST),
+    four and six weeks later (CET, after the switch) and partnership eight weeks later, each at
+    08:00 Stockholm time."""
+    delivery_day = delivery_before_the_october_switch(await first_day(journey) + timedelta(days=3))
+    onboarding_day = delivery_day - timedelta(days=3)  # the Monday before
+    switch = dst_switch(SWEDEN, delivery_day.year, 10)
+    # The calendar facts: week 3 starts in summer time, week 5 in winter time, and the week-1
+    # overdue step (business day 5 of onboarding) would come after the delivery start.
+    assert delivery_day + timedelta(weeks=2) < switch < delivery_day + timedelta(weeks=4)
+    assert onboarding_day.weekday() == MONDAY
+    assert at(SWEDEN.business_day(onboarding_day, 5), 9) > at(delivery_day, 14)
+
+    oid = await start(journey, at(onboarding_day, 10))
     for item in CUSTOMER_CARD[:4]:
         assert (await journey.tick(oid, item)).status_code == 200
 
@@ -198,13 +257,13 @@ async def test_delivery_gate_then_programme_and_partnership_at_eight_across_dst(
     untick = await journey.tick(oid, "enrich_data", ticked=False)
     assert untick.json()["unticked"] == ["enrich_data", "future_opportunities", "customer_folder"]
     await tick_customer_card(journey, oid)
-    await journey.skip_to(sthlm(2027, 10, 7, 14))
+    await journey.skip_to(at(delivery_day, 14))
     await start_delivery(journey, oid)
 
     body = await journey.onboarding(oid)
     assert body["stage"] == "delivery"
     [delivery_entered] = timeline(body, "stage_entered", "Leverans (vecka 2–9)")
-    assert about(delivery_entered, sthlm(2027, 10, 7, 14))
+    assert about(delivery_entered, at(delivery_day, 14))
     [plan] = [
         m for m in journey.mails(oid) if m["To"] == "orjan@are-halsa.example" and "Leveransen" in m["Subject"]
     ]
@@ -217,12 +276,13 @@ async def test_delivery_gate_then_programme_and_partnership_at_eight_across_dst(
     [record] = [e for e in body["emails"] if e["template"] == "delivery_plan"]
     assert record["language"] == "sv"
     [first] = tasks_titled(body, PROGRAMME[0])
-    assert parse(first["due_at"]) == sthlm(2027, 10, 21, 16)
+    week = [delivery_day + timedelta(weeks=n) for n in range(9)]
+    assert parse(first["due_at"]) == at(week[2], 16)
 
     programme = [
-        (sthlm(2027, 10, 21, 8), PROGRAMME[1], sthlm(2027, 11, 4, 16)),
-        (sthlm(2027, 11, 4, 8), PROGRAMME[2], sthlm(2027, 11, 18, 16)),
-        (sthlm(2027, 11, 18, 8), PROGRAMME[3], sthlm(2027, 12, 2, 16)),
+        (at(week[2], 8), PROGRAMME[1], at(week[4], 16)),
+        (at(week[4], 8), PROGRAMME[2], at(week[6], 16)),
+        (at(week[6], 8), PROGRAMME[3], at(week[8], 16)),
     ]
     for moment, title, due in programme:
         await journey.skip_to(moment - timedelta(minutes=1))
@@ -234,14 +294,14 @@ async def test_delivery_gate_then_programme_and_partnership_at_eight_across_dst(
         assert parse(task["due_at"]) == due
         assert timeline(body, "task_created", title) == [moment]
         assert created(body, title) == [moment]
-    # 08:00 local on both sides of the switch back to CET on 31 October 2027.
+    # 08:00 local on both sides of the switch back to CET.
     summer, winter = programme[0][0], programme[1][0]
-    assert summer.utcoffset() == timedelta(hours=2)
-    assert winter.utcoffset() == timedelta(hours=1)
+    assert summer.utcoffset() == CEST
+    assert winter.utcoffset() == CET
     due_hours = {parse(t["due_at"]).astimezone(TZ).hour for t in body["tasks"] if t["title"] in PROGRAMME}
     assert due_hours == {16}
 
-    partnership_at = sthlm(2027, 12, 2, 8)
+    partnership_at = at(week[8], 8)
     await journey.skip_to(partnership_at - timedelta(minutes=1))
     assert (await journey.onboarding(oid))["stage"] == "delivery"
     await journey.skip_to(partnership_at + timedelta(minutes=1))
@@ -252,7 +312,7 @@ async def test_delivery_gate_then_programme_and_partnership_at_eight_across_dst(
     [booking] = tasks_titled(
         body, "Boka första kvartalsuppföljningen (hälsokontroll, feedback, framtida behov)"
     )
-    assert parse(booking["due_at"]) == sthlm(2027, 12, 9, 16)  # business day 5 from Thursday 2 December
+    assert parse(booking["due_at"]) == at(SWEDEN.business_day(week[8], 5), 16)  # business day 5
     assert tasks_titled(body, OVERDUE) == [], "the week-1 overdue step belonged to the onboarding visit"
     assert timeline(body, "stage_entered") == [
         timeline(body, "stage_entered", "Onboarding (vecka 1)")[0],
@@ -264,18 +324,38 @@ async def test_delivery_gate_then_programme_and_partnership_at_eight_across_dst(
 # ------------------------------------------------------------- partnership
 
 
+def onboarding_for_partnership_after_the_switch(start: date) -> date:
+    """The onboarding day (a Tuesday) whose partnership begins 8 weeks later, on the Tuesday
+    after the next October clock change: a year of reminders then ends in winter time."""
+    return first_from(start, lambda year: dst_switch(SWEDEN, year, 10) + timedelta(days=2, weeks=-8))
+
+
 async def test_contact_clock_reminds_90_days_after_the_last_contact_across_runs(journey: Journey) -> None:
-    """Partnership begins Tuesday 2 November 2027 08:00. With no contact logged, the call
-    reminder comes 90 days later (Monday 31 January 2028 08:00) and the run continues as new
-    with its state. A contact logged Thursday 10 February restarts the clock: nothing on
-    30 April (90 days after the reminder), the next reminder on 10 May 08:00; with no contact
-    after it, the next one 90 days after that reminder (8 August). A contact with
-    contacted_on 17 August counts from that date (15 November, 08:00 CET)."""
-    oid, entered = await partnership(journey, sthlm(2027, 9, 7, 10))
-    assert entered == sthlm(2027, 11, 2, 8)
+    """Partnership begins at 08:00 on the Tuesday after the next October switch. With no contact
+    logged, the call reminder comes 90 days later (a Monday, 08:00) and the run continues as new
+    with its state. A contact logged ten days later restarts the clock: nothing 90 days after the
+    reminder, the next reminder 90 days after the contact at 08:00; with no contact after it, the
+    next one 90 days after that reminder. A contact reported with contacted_on nine days after
+    that counts from that date (90 days on, 08:00 CET, after the next October switch)."""
+    onboarding_day = onboarding_for_partnership_after_the_switch(await first_day(journey))
+    oid, entered = await partnership(journey, at(onboarding_day, 10))
+    start_day = onboarding_day + timedelta(weeks=8)
+    assert entered == at(start_day, 8)
     before = await journey.onboarding(oid)
 
-    first = sthlm(2028, 1, 31, 8)
+    first_on = start_day + timedelta(days=90)
+    first = eight(first_on)
+    contact_day = first_on + timedelta(days=10)
+    second = eight(contact_day + timedelta(days=90))
+    third = eight(second.date() + timedelta(days=90))
+    contacted_on = third.date() + timedelta(days=9)
+    fourth = eight(contacted_on + timedelta(days=90))
+    # The calendar facts: the first reminder on a Monday; the reminder after the dated contact is
+    # the first one past the next October switch (that contact itself was in summer time).
+    assert first_on.weekday() == MONDAY
+    next_switch = dst_switch(SWEDEN, start_day.year + 1, 10)
+    assert contacted_on < next_switch < fourth.date()
+    assert (second.utcoffset(), at(contacted_on, 12).utcoffset(), fourth.utcoffset()) == (CEST, CEST, CET)
     await journey.skip_to(first - timedelta(minutes=1))
     assert tasks_titled(await journey.onboarding(oid), REMINDER) == []
     first_run = await run_id(journey, oid)
@@ -286,7 +366,7 @@ async def test_contact_clock_reminds_90_days_after_the_last_contact_across_runs(
     assert reminder["kind"] == "call"
     assert reminder["owner_role"] == "customer_success"
     assert reminder["status"] == "open"
-    assert parse(reminder["due_at"]) == sthlm(2028, 2, 7, 16)  # business day 5 from Monday 31 January
+    assert parse(reminder["due_at"]) == at(SWEDEN.business_day(first_on, 5), 16)  # business day 5
     assert created(body, REMINDER) == [first]
     # The recurring step rolled the run over: same workflow id, a new run, the state carried.
     second_run = await run_id(journey, oid)
@@ -300,7 +380,7 @@ async def test_contact_clock_reminds_90_days_after_the_last_contact_across_runs(
     assert [t["id"] for t in body["tasks"][: len(before["tasks"])]] == [t["id"] for t in before["tasks"]]
     assert body["emails"] == before["emails"]
 
-    await skip_then_settle(journey, oid, sthlm(2028, 2, 10, 11))
+    await skip_then_settle(journey, oid, at(contact_day, 11))
     contact = await journey.event(
         oid, "contact_logged", {"channel": "phone", "summary": "Hälsokontroll: nöjda, vill ha workshop"}
     )
@@ -310,15 +390,15 @@ async def test_contact_clock_reminds_90_days_after_the_last_contact_across_runs(
     [reminder] = tasks_titled(body, REMINDER)
     assert reminder["status"] == "done", "a logged contact closes the open call reminder"
     [logged] = [e for e in body["timeline"] if e["event"] == "contact_logged"]
-    assert about(parse(logged["at"]), sthlm(2028, 2, 10, 11))
+    assert about(parse(logged["at"]), at(contact_day, 11))
     assert "summary: Hälsokontroll: nöjda, vill ha workshop" in logged["detail"]
 
-    # Not 90 days after the previous reminder (Sunday 30 April) ...
-    await journey.skip_to(sthlm(2028, 5, 10, 7, 59))
+    # Not 90 days after the previous reminder ...
+    await journey.skip_to(second - timedelta(minutes=1))
     body = await journey.onboarding(oid)
+    assert eight(first_on + timedelta(days=90)) < second - timedelta(minutes=1)
     assert len(tasks_titled(body, REMINDER)) == 1
     # ... but 90 days after the contact.
-    second = sthlm(2028, 5, 10, 8)
     await journey.skip_to(second + timedelta(minutes=1))
     body = await journey.onboarding(oid)
     assert created(body, REMINDER) == [first, second]
@@ -328,7 +408,6 @@ async def test_contact_clock_reminds_90_days_after_the_last_contact_across_runs(
     assert third_run not in (first_run, second_run)
 
     # No contact since: the next one is 90 days after that reminder.
-    third = sthlm(2028, 8, 8, 8)
     await journey.skip_to(third - timedelta(minutes=1))
     assert len(tasks_titled(await journey.onboarding(oid), REMINDER)) == 2
     await journey.skip_to(third + timedelta(minutes=1))
@@ -337,21 +416,18 @@ async def test_contact_clock_reminds_90_days_after_the_last_contact_across_runs(
     assert [t["status"] for t in tasks_titled(body, REMINDER)] == ["done", "open", "open"]
 
     # A contact reported later counts from the day it happened (contacted_on).
-    await skip_then_settle(journey, oid, sthlm(2028, 8, 21, 10))
+    await skip_then_settle(journey, oid, at(contacted_on + timedelta(days=4), 10))
     contact = await journey.event(
         oid,
         "contact_logged",
-        {"channel": "meeting", "summary": "Kvartalsmöte på plats", "contacted_on": "2028-08-17"},
+        {"channel": "meeting", "summary": "Kvartalsmöte på plats", "contacted_on": contacted_on.isoformat()},
     )
     assert contact.status_code == 202, contact.text
-    fourth = sthlm(2028, 11, 15, 8)  # 17 August + 90 days, after the switch to CET
-    await journey.skip_to(fourth - timedelta(minutes=1))
+    await journey.skip_to(fourth - timedelta(minutes=1))  # contacted_on + 90 days, in CET
     assert len(tasks_titled(await journey.onboarding(oid), REMINDER)) == 3
     await journey.skip_to(fourth + timedelta(minutes=1))
     body = await journey.onboarding(oid)
     assert created(body, REMINDER) == [first, second, third, fourth]
-    assert second.utcoffset() == timedelta(hours=2)
-    assert fourth.utcoffset() == timedelta(hours=1)
     # Everything from before the first roll-over is still there, runs later.
     assert body["timeline"][: len(before["timeline"])] == before["timeline"]
     assert len(timeline(body, "contact_logged")) == 2
@@ -359,10 +435,7 @@ async def test_contact_clock_reminds_90_days_after_the_last_contact_across_runs(
     assert body["status"] == "running"
     # The quarterly review recurs every 13 weeks from the start of partnership, contacts or not.
     assert created(body, "Kvartalsvis strategisk uppföljning") == [
-        sthlm(2028, 2, 1, 8),
-        sthlm(2028, 5, 2, 8),
-        sthlm(2028, 8, 1, 8),
-        sthlm(2028, 10, 31, 8),
+        eight(start_day + timedelta(weeks=13 * n)) for n in (1, 2, 3, 4)
     ]
 
 
@@ -371,9 +444,11 @@ async def test_opportunities_move_to_expansion_once_and_are_kept_as_records(jour
     expansion and is listed under records["opportunities"] with those values; a second one keeps
     the run in expansion without entering it again (one stage_entered, one team notice). A value
     that is not a number, or a status outside invoiced/recurring/pipeline, is refused with 422."""
-    oid, _ = await partnership(journey, sthlm(2027, 9, 7, 10))
-    await journey.skip_to(sthlm(2027, 11, 10, 13))
-    first = OPPORTUNITY
+    oid, entered = await partnership(journey, at(await next_onboarding_day(journey), 10))
+    start_day = entered.date()
+    logged_at = at(start_day + timedelta(days=8), 13)
+    await journey.skip_to(logged_at)
+    first = opportunity(start_day + timedelta(days=105))
     response = await journey.event(oid, "opportunity_logged", first)
     assert response.status_code == 202, response.text
     assert response.json()["stage"] == "expansion"
@@ -381,16 +456,17 @@ async def test_opportunities_move_to_expansion_once_and_are_kept_as_records(jour
     body = await journey.onboarding(oid)
     assert body["stage"] == "expansion"
     [recorded] = body["records"]["opportunities"]
-    assert about(parse(str(recorded.pop("at"))), sthlm(2027, 11, 10, 13))
+    assert about(parse(str(recorded.pop("at"))), logged_at)
     assert recorded == first
     [expansion_entered] = timeline(body, "stage_entered", "Expansion")
-    assert about(expansion_entered, sthlm(2027, 11, 10, 13))
+    assert about(expansion_entered, logged_at)
 
-    await journey.skip_to(sthlm(2027, 11, 24, 9))
+    logged_again_at = at(start_day + timedelta(days=22), 9)
+    await journey.skip_to(logged_again_at)
     second = {
         "title": "Löpande rådgivning",
         "value": 12500.5,
-        "expected_on": "2028-01-01",
+        "expected_on": (start_day + timedelta(days=60)).isoformat(),
         "status": "recurring",
     }
     response = await journey.event(oid, "opportunity_logged", second)
@@ -399,13 +475,13 @@ async def test_opportunities_move_to_expansion_once_and_are_kept_as_records(jour
     body = await journey.onboarding(oid)
     records = body["records"]["opportunities"]
     assert [{k: v for k, v in r.items() if k != "at"} for r in records] == [first, second]
-    assert about(parse(str(records[1]["at"])), sthlm(2027, 11, 24, 9))
+    assert about(parse(str(records[1]["at"])), logged_again_at)
     assert timeline(body, "stage_entered", "Expansion") == [expansion_entered]
     assert parse(body["stage_entered_at"]) == expansion_entered
     assert len(timeline(body, "opportunity_logged")) == 2
-    # Expansion shares partnership's schedule: the contact clock still counts from 2 November.
+    # Expansion shares partnership's schedule: the contact clock still counts from its start.
     assert body["next_step"] == "90 days without a logged contact"
-    assert parse(body["next_step_at"]) == sthlm(2028, 1, 31, 8)
+    assert parse(body["next_step_at"]) == eight(start_day + timedelta(days=90))
     notices = [m for m in journey.mails(oid) if str(m["Subject"]).startswith("Expansion:")]
     assert len(notices) == 1
 
@@ -423,14 +499,15 @@ async def test_opportunities_move_to_expansion_once_and_are_kept_as_records(jour
 async def test_churn_risk_escalates_to_the_ceo_and_tells_the_team(journey: Journey) -> None:
     """churn_risk with a reason creates an escalation task for the ceo role, due 17:00 the
     same day, and mails the team the reason; without a reason it is refused with 422."""
-    oid, _ = await partnership(journey, sthlm(2027, 9, 7, 10))
-    await journey.skip_to(sthlm(2027, 12, 1, 10, 30))
+    oid, entered = await partnership(journey, at(await next_onboarding_day(journey), 10))
+    reported_at = at(entered.date() + timedelta(days=29), 10, 30)
+    await journey.skip_to(reported_at)
 
     missing = await journey.event(oid, "churn_risk", {})
     assert missing.status_code == 422, missing.text
     assert "reason: required" in missing.json()["detail"]
 
-    reason = "Ny VD ifrågasätter avtalet; budgeten fryses inför 2028"
+    reason = "Ny VD ifrågasätter avtalet; budgeten fryses inför nästa år"
     response = await journey.event(oid, "churn_risk", {"reason": reason})
     assert response.status_code == 202, response.text
     assert response.json()["stage"] == "partnership"
@@ -442,32 +519,42 @@ async def test_churn_risk_escalates_to_the_ceo_and_tells_the_team(journey: Journ
     [task] = tasks_titled(body, ESCALATION)
     assert task["owner_role"] == "ceo"
     assert task["status"] == "open"
-    assert parse(task["due_at"]) == sthlm(2027, 12, 1, 17)
+    assert parse(task["due_at"]) == at(reported_at.date(), 17)
     assert task["kind"] == "escalation"
     [escalated_at] = created(body, ESCALATION)
-    assert about(escalated_at, sthlm(2027, 12, 1, 10, 30))
+    assert about(escalated_at, reported_at)
+
+
+def renewal_of(onboarding_day: date) -> date:
+    """A renewal date whose 60-days-ahead reminder falls on the 13th day of partnership (which
+    begins 8 weeks after ``onboarding_day``)."""
+    return onboarding_day + timedelta(weeks=8, days=13 + 60)
 
 
 async def test_renewal_task_60_days_before_the_contract_renewal_date(journey: Journey) -> None:
-    """A contract renewing on 14 January 2028 gets its renewal task in partnership 60 days
-    before, Monday 15 November 2027 at 08:00, due ten business days later at 16:00. A contract
-    naming a date the pipeline does not declare is refused with 422."""
+    """A contract renewing 73 days after its partnership begins (a Tuesday) gets its renewal task
+    in partnership 60 days before, a Monday at 08:00, due ten business days later at 16:00. A
+    contract naming a date the pipeline does not declare is refused with 422."""
+    onboarding_day = await next_onboarding_day(journey)
+    renewal = renewal_of(onboarding_day).isoformat()
     unknown = await journey.post_contract(
-        contract_payload(pipeline=PIPELINE, dates={"renewal": "2028-01-14", "renewel": "2028-01-14"})
+        contract_payload(pipeline=PIPELINE, dates={"renewal": renewal, "renewel": renewal})
     )
     assert unknown.status_code == 422, unknown.text
     assert "unknown date 'renewel'" in unknown.json()["detail"]
     assert "renewal" in unknown.json()["detail"]
 
-    oid, _ = await partnership(journey, sthlm(2027, 9, 7, 10), dates={"renewal": "2028-01-14"})
-    renewal_at = sthlm(2027, 11, 15, 8)
+    oid, entered = await partnership(journey, at(onboarding_day, 10), dates={"renewal": renewal})
+    reminder_day = renewal_of(onboarding_day) - timedelta(days=60)
+    assert (reminder_day - entered.date(), reminder_day.weekday()) == (timedelta(days=13), MONDAY)
+    renewal_at = eight(reminder_day)
     await journey.skip_to(renewal_at - timedelta(minutes=1))
     assert tasks_titled(await journey.onboarding(oid), RENEWAL) == []
     await journey.skip_to(renewal_at + timedelta(minutes=1))
     body = await journey.onboarding(oid)
     [task] = tasks_titled(body, RENEWAL)
     assert task["owner_role"] == "customer_success"
-    assert parse(task["due_at"]) == sthlm(2027, 11, 29, 16)
+    assert parse(task["due_at"]) == at(SWEDEN.business_day(reminder_day, 10), 16)
     assert created(body, RENEWAL) == [renewal_at]
     assert timeline(body, "task_created", RENEWAL) == [renewal_at]
 
@@ -475,22 +562,27 @@ async def test_renewal_task_60_days_before_the_contract_renewal_date(journey: Jo
 async def test_renewal_task_is_not_repeated_when_expansion_follows(journey: Journey) -> None:
     """The renewal reminder is one reminder per renewal date: an opportunity logged after it
     fired in partnership (moving the run to expansion) does not create a second one."""
-    oid, _ = await partnership(journey, sthlm(2027, 9, 7, 10), dates={"renewal": "2028-01-14"})
-    await journey.skip_to(sthlm(2027, 11, 20, 10))  # after the renewal task of 15 November
+    onboarding_day = await next_onboarding_day(journey)
+    renewal = renewal_of(onboarding_day)
+    oid, _ = await partnership(journey, at(onboarding_day, 10), dates={"renewal": renewal.isoformat()})
+    reminder_at = eight(renewal - timedelta(days=60))
+    await journey.skip_to(reminder_at + timedelta(days=5, hours=2))  # after the renewal task
     assert len(tasks_titled(await journey.onboarding(oid), RENEWAL)) == 1
-    response = await journey.event(oid, "opportunity_logged", OPPORTUNITY)
+    response = await journey.event(oid, "opportunity_logged", opportunity(renewal))
     assert response.status_code == 202, response.text
     body = await journey.onboarding(oid)
     assert body["stage"] == "expansion"
-    assert created(body, RENEWAL) == [sthlm(2027, 11, 15, 8)]
+    assert created(body, RENEWAL) == [reminder_at]
 
 
 async def test_partnership_ended_completes_the_run_and_later_events_conflict(journey: Journey) -> None:
     """partnership_ended (with a reason) moves the run to ended, a goal: the team is told the
     reason, open tasks close with the onboarding, the workflow completes, and any later event
     or checklist tick answers 409 while GET still shows the final state."""
-    oid, _ = await partnership(journey, sthlm(2027, 9, 7, 10))
-    await skip_then_settle(journey, oid, sthlm(2028, 3, 6, 15))
+    oid, entered = await partnership(journey, at(await next_onboarding_day(journey), 10))
+    first_reminder = eight(entered.date() + timedelta(days=90))
+    ended_at_moment = at(entered.date() + timedelta(days=125), 15)  # after the first reminder
+    await skip_then_settle(journey, oid, ended_at_moment)
     missing = await journey.event(oid, "partnership_ended", {})
     assert missing.status_code == 422, missing.text
     assert "reason" in missing.json()["detail"]
@@ -513,11 +605,11 @@ async def test_partnership_ended_completes_the_run_and_later_events_conflict(jou
     [notice] = [m for m in journey.mails(oid) if str(m["Subject"]).startswith("Partnerskap avslutat:")]
     assert f"Skäl: {reason}" in notice.get_content()
     [ended_at] = timeline(body, "stage_entered", "Avslutad")
-    assert about(ended_at, sthlm(2028, 3, 6, 15))
+    assert about(ended_at, ended_at_moment)
     assert timeline(body, "completed") == [final.timeline[-1].at]
-    # Finished after the run had rolled over (reminder of 31 January): open tasks closed with it.
+    # Finished after the run had rolled over (the first reminder): open tasks closed with it.
     [reminder] = [t for t in final.tasks if t.title == REMINDER]
-    assert reminder.created_at == sthlm(2028, 1, 31, 8)
+    assert reminder.created_at == first_reminder
     assert reminder.resolution == "closed_with_onboarding"
 
     for name, payload in [
@@ -541,7 +633,7 @@ async def test_a_back_dated_contact_never_rewinds_the_clock_and_a_future_one_is_
 ) -> None:
     """A contact reported late for an earlier date leaves the 90-day clock counting from the most
     recent contact; a contact dated in the future is refused (422) and changes nothing."""
-    oid, entered = await partnership(journey, sthlm(2027, 9, 6, 9))
+    oid, entered = await partnership(journey, at(await next_onboarding_day(journey, MONDAY), 9))
     recent = entered + timedelta(days=50)
     await skip_then_settle(journey, oid, recent)
     response = await journey.event(oid, "contact_logged", {"channel": "phone", "summary": "Avstämning"})
@@ -553,7 +645,8 @@ async def test_a_back_dated_contact_never_rewinds_the_clock_and_a_future_one_is_
         "contacted_on": (entered + timedelta(days=5)).date().isoformat(),
     }
     assert (await journey.event(oid, "contact_logged", back_dated)).status_code == 202
-    future = {"channel": "email", "summary": "Mejl", "contacted_on": "2036-01-01"}
+    in_a_month = (recent + timedelta(days=30)).date().isoformat()  # ahead of the server's clock
+    future = {"channel": "email", "summary": "Mejl", "contacted_on": in_a_month}
     refused = await journey.event(oid, "contact_logged", future)
     assert refused.status_code == 422, refused.text
     assert "contacted_on" in refused.json()["detail"]
@@ -568,10 +661,12 @@ async def test_a_back_dated_contact_never_rewinds_the_clock_and_a_future_one_is_
 async def test_a_complete_customer_card_skips_the_week_1_overdue_warning(journey: Journey) -> None:
     """The card is complete but delivery has not been started yet: no overdue task at business
     day 5, and the timeline says why the step did nothing."""
-    oid = await start(journey, sthlm(2027, 9, 6, 9))
+    monday = await next_onboarding_day(journey, MONDAY)
+    step_day = SWEDEN.business_day(monday, 5)
+    oid = await start(journey, at(monday, 9))
     await tick_customer_card(journey, oid)
-    await journey.skip_to(sthlm(2027, 9, 14, 12))
+    await journey.skip_to(at(step_day + timedelta(days=1), 12))
     body = await journey.onboarding(oid)
     assert body["stage"] == "onboarding"
     assert not tasks_titled(body, OVERDUE)
-    assert timeline(body, "step_skipped") == [sthlm(2027, 9, 13, 9)]
+    assert timeline(body, "step_skipped") == [at(step_day, 9)]
