@@ -2,23 +2,37 @@
 
 The process (seed 004): a kick-off meeting, opening the system, trainings, and
 going live at the customer's real web address, normally within 20 business
-days of the kick-off. Every expected moment below is written out as a
-Helsinki wall-clock time worked out by hand from the Finnish calendar, never
-computed with the engine's own schedule code.
+days of the kick-off. The test server's clock starts at the real "now", so each
+test picks its dates from it (the next Independence Day on a weekday, the next
+Easter, the next October clock change; see tests/e2e/calendars.py). Every
+expected moment is a Helsinki wall-clock time counted by that module's
+independent oracle from the Finnish calendar, never computed with the engine's
+own schedule code, and its UTC instant is also worked out from the offset alone.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from tests.e2e.calendars import (
+    FINLAND,
+    FRIDAY,
+    MONDAY,
+    THURSDAY,
+    dst_switch,
+    first_from,
+    in_utc,
+    plain_monday,
+    soonest,
+)
 from tests.e2e.conftest import Journey
 from tests.support import contract_payload, eventually
 
 PIPELINE = "wisenetwork-fi"
-HEL = ZoneInfo("Europe/Helsinki")
+HEL = FINLAND.zone
+EET, EEST = timedelta(hours=2), timedelta(hours=3)
 TEAM = "kayttoonotto@wisenetwork.example"
 CUSTOMER = "Mäkelän Hyvinvointi Oy"
 MAIN_USER = {"name": "Päivi Mäkelä", "email": "paivi@makelan-hyvinvointi.example"}
@@ -43,9 +57,19 @@ TRAININGS = [
 LAUNCH_READY = ["domain_dns", "content_moved", "settings_done"]
 
 
-def hel(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+def hel(day: date, hour: int = 0, minute: int = 0) -> datetime:
     """A Helsinki wall-clock moment as aware UTC."""
-    return datetime(year, month, day, hour, minute, tzinfo=HEL).astimezone(UTC)
+    return FINLAND.at(day, hour, minute).astimezone(UTC)
+
+
+async def first_day(journey: Journey) -> date:
+    """The first day a scenario may start on: a week after the server clock's Helsinki date."""
+    return soonest(await journey.now(), HEL)
+
+
+async def plain_week(journey: Journey) -> date:
+    """The Monday of the next three weeks without a Finnish holiday, for tests about no calendar."""
+    return plain_monday(FINLAND, await first_day(journey), weeks=3)
 
 
 def at(text: str) -> datetime:
@@ -136,21 +160,46 @@ async def launch_and_complete(journey: Journey, oid: str, launch: dict[str, Any]
     return body
 
 
+CHRISTMAS = ("Christmas Eve", "Christmas Day", "Second Day of Christmas")
+
+
+def monday_before_independence_day(start: date) -> date:
+    """The last Monday before the next Independence Day (6 December) that falls on a weekday."""
+
+    def candidate(year: int) -> date | None:
+        independence_day = FINLAND.named("Independence Day", year)
+        if independence_day.weekday() > FRIDAY:
+            return None
+        return independence_day - timedelta(days=independence_day.weekday() or 7)
+
+    return first_from(start, candidate)
+
+
 async def test_overdue_at_business_day_20_skips_independence_day_and_christmas(journey: Journey) -> None:
-    """Kick-off Monday 3 Dec 2029. Business days 1-20 skip the weekends and the five weekday holidays
-    on the way (Independence Day Thu 6 Dec, Christmas Eve, Christmas Day and Boxing Day Mon-Wed
-    24-26 Dec, New Year's Day Tue 1 Jan; Epiphany falls on a Sunday), so day 20 is Monday 7 Jan
-    2030: the overdue task is created at exactly 08:00 Helsinki (+02:00) that day, not a minute
-    before, owned by the account manager, and one team mail names the stage the run is stuck in.
-    The deadline fires once."""
-    signed = hel(2029, 11, 29, 10)  # Thursday
+    """Kick-off on the Monday before the next Independence Day on a weekday. Business days 1-20
+    skip the weekends and the weekday holidays on the way (Independence Day, those of Christmas
+    Eve, Christmas Day and Boxing Day on weekdays, and New Year's Day or Epiphany when they are),
+    so day 20 falls early in January: the overdue task is created at exactly 08:00 Helsinki
+    (+02:00) that day, not a minute before, owned by the account manager, and one team mail names
+    the stage the run is stuck in. The deadline fires once."""
+    kickoff_day = monday_before_independence_day(await first_day(journey))
+    day_20 = FINLAND.business_day(kickoff_day, 20)
+    # The calendar facts: Independence Day and at least one Christmas holiday are weekdays
+    # between the kick-off and day 20, which falls in winter time.
+    independence_day = FINLAND.named("Independence Day", kickoff_day.year)
+    closed = FINLAND.weekday_holidays(kickoff_day, day_20)
+    assert independence_day in closed
+    assert {FINLAND.named(name, kickoff_day.year) for name in CHRISTMAS} & set(closed)
+    assert FINLAND.offset(day_20) == EET
+
+    signed = hel(kickoff_day - timedelta(days=4), 10)  # Thursday
     oid = await sign(journey, signed)
-    await hold_kickoff(journey, oid, hel(2029, 12, 3, 10))
-    await journey.skip_to(hel(2029, 12, 10, 11))
+    await hold_kickoff(journey, oid, hel(kickoff_day, 10))
+    await journey.skip_to(hel(kickoff_day + timedelta(weeks=1), 11))
     await send(journey, oid, "system_opened")
 
-    due = hel(2030, 1, 7, 8)
-    assert due == datetime(2030, 1, 7, 6, 0, tzinfo=UTC)
+    due = hel(day_20, 8)
+    assert due == in_utc(day_20, 8, EET)
     body = await journey.onboarding(oid)
     assert body["stage"] == "training"
     assert (body["next_step"], at(body["next_step_at"])) == (OVERDUE_STEP, due)
@@ -168,10 +217,11 @@ async def test_overdue_at_business_day_20_skips_independence_day_and_christmas(j
     assert "(vaihe: Koulutukset)" in text_of(mail)
     assert [(e.at, e.event) for e in state.timeline if e.detail == OVERDUE_TITLE] == [(due, "task_created")]
     [task] = [t for t in state.tasks if t.title == OVERDUE_TITLE]
-    assert task.created_at.astimezone(HEL).strftime("%a %Y-%m-%d %H:%M %z") == "Mon 2030-01-07 08:00 +0200"
+    assert task.created_at.astimezone(HEL).strftime("%H:%M %z") == "08:00 +0200"
+    assert task.created_at.astimezone(HEL).date() == day_20
 
     # Once per run: a week later there is still one overdue task and one mail.
-    await journey.skip_to(hel(2030, 1, 14, 12))
+    await journey.skip_to(hel(day_20 + timedelta(weeks=1), 12))
     body = await journey.onboarding(oid)
     assert body["next_step"] is None
     assert len(tasks_titled(body, OVERDUE_TITLE)) == 1
@@ -193,29 +243,39 @@ async def test_overdue_at_business_day_20_skips_independence_day_and_christmas(j
         "stage": "training",
         "status": "open",
         "created_at": due,
-        "due_at": hel(2030, 1, 7, 16),
+        "due_at": hel(day_20, 16),
     }
 
 
 async def test_overdue_across_the_october_dst_switch_stays_at_eight_local(journey: Journey) -> None:
-    """Kick-off Monday 11 Oct 2027 (EEST, +03:00); summer time ends Sunday 31 Oct. Business day 5
-    and 10 (Mon 18 and Mon 25 Oct) are still +03:00; business day 20 is Monday 8 Nov 2027 and the
-    overdue task comes at 08:00 +02:00 (06:00 UTC, not 05:00 UTC as a fixed 24-hour day count from
-    a +03:00 anchor would give), naming the stage the run is still in."""
-    signed = hel(2027, 10, 8, 10)  # Friday
+    """Kick-off on the Monday 20 days before the next October switch (EEST, +03:00). Business
+    days 5 and 10 (the next two Mondays) are still +03:00; business day 20 is four weeks after the
+    kick-off and the overdue task comes at 08:00 +02:00 (06:00 UTC, not 05:00 UTC as a fixed
+    24-hour day count from a +03:00 anchor would give), naming the stage the run is still in."""
+    kickoff_day = first_from(
+        await first_day(journey), lambda year: dst_switch(FINLAND, year, 10) - timedelta(days=20)
+    )
+    day_5, day_10, day_20 = (FINLAND.business_day(kickoff_day, n) for n in (5, 10, 20))
+    # The calendar facts: no weekday holiday, so days 5, 10 and 20 are the next Mondays; the
+    # switch lies between day 10 and day 20.
+    assert (day_5, day_10, day_20) == tuple(kickoff_day + timedelta(weeks=n) for n in (1, 2, 4))
+    assert day_10 < dst_switch(FINLAND, kickoff_day.year, 10) < day_20
+    assert (FINLAND.offset(kickoff_day), FINLAND.offset(day_20)) == (EEST, EET)
+
+    signed = hel(kickoff_day - timedelta(days=3), 10)  # Friday
     oid = await sign(journey, signed)
-    await hold_kickoff(journey, oid, hel(2027, 10, 11, 10))
+    await hold_kickoff(journey, oid, hel(kickoff_day, 10))
 
     body = await journey.onboarding(oid)
     designer = [t for t in body["tasks"] if t["owner_role"] == "designer"]
-    assert [at(t["due_at"]) for t in designer] == [hel(2027, 10, 18, 16)]
-    assert at(designer[0]["due_at"]) == datetime(2027, 10, 18, 13, 0, tzinfo=UTC)
+    assert [at(t["due_at"]) for t in designer] == [hel(day_5, 16)]
+    assert at(designer[0]["due_at"]) == in_utc(day_5, 16, EEST)
     settings_task = next(t for t in body["tasks"] if t["title"].startswith("CMS: tee kotisivujen asetukset"))
-    assert at(settings_task["due_at"]) == datetime(2027, 10, 25, 13, 0, tzinfo=UTC)
+    assert at(settings_task["due_at"]) == in_utc(day_10, 16, EEST)
     assert utc_offset_hours(at(settings_task["due_at"])) == 3
 
-    due = datetime(2027, 11, 8, 6, 0, tzinfo=UTC)
-    assert due == hel(2027, 11, 8, 8)
+    due = in_utc(day_20, 8, EET)
+    assert due == hel(day_20, 8)
     assert at(body["next_step_at"]) == due
 
     await journey.skip_to(due - timedelta(minutes=1))
@@ -226,7 +286,7 @@ async def test_overdue_across_the_october_dst_switch_stays_at_eight_local(journe
     [mail] = with_subject(journey, oid, f"Myöhässä: {oid}")
     assert "(vaihe: Järjestelmän aukaisu)" in text_of(mail)
     [task] = [t for t in state.tasks if t.title == OVERDUE_TITLE]
-    assert (task.created_at, task.due_at) == (due, hel(2027, 11, 8, 16))
+    assert (task.created_at, task.due_at) == (due, hel(day_20, 16))
     assert task.created_at.astimezone(HEL).strftime("%H:%M") == "08:00"
     assert utc_offset_hours(task.created_at) == 2
     assert task.owner_role == "account_manager"
@@ -235,20 +295,35 @@ async def test_overdue_across_the_october_dst_switch_stays_at_eight_local(journe
 
 
 async def test_launch_before_business_day_20_means_no_overdue_task(journey: Journey) -> None:
-    """Kick-off Monday 3 Apr 2028; Good Friday, Easter Monday and 1 May push business day 20 to
-    Thursday 4 May 2028 08:00 (+03:00), where the deadline is armed. Going live on day 19
-    (Wednesday 3 May) disarms it: past day 20 there is no overdue task and no overdue mail."""
-    oid = await sign(journey, hel(2028, 3, 30, 10))
-    await hold_kickoff(journey, oid, hel(2028, 4, 3, 10))
-    day_20 = hel(2028, 5, 4, 8)
+    """Kick-off on the Monday eleven days before the next Good Friday; Good Friday and Easter
+    Monday (and May Day or Ascension Day when they fall before it) push business day 20 later,
+    08:00 (+03:00), where the deadline is armed. Going live on day 19 disarms it: past day 20
+    there is no overdue task and no overdue mail."""
+    kickoff_day = first_from(
+        await first_day(journey) + timedelta(days=4),
+        lambda year: FINLAND.named("Good Friday", year) - timedelta(days=11),
+    )
+    day_19, day_20 = FINLAND.business_day(kickoff_day, 19), FINLAND.business_day(kickoff_day, 20)
+    # The calendar facts: Good Friday and Easter Monday are among the weekdays skipped.
+    closed = FINLAND.weekday_holidays(kickoff_day, day_20)
+    assert {
+        FINLAND.named("Good Friday", kickoff_day.year),
+        FINLAND.named("Easter Monday", kickoff_day.year),
+    } <= set(closed)
+    assert FINLAND.offset(day_20) == EEST
+
+    oid = await sign(journey, hel(kickoff_day - timedelta(days=4), 10))
+    await hold_kickoff(journey, oid, hel(kickoff_day, 10))
+    deadline = hel(day_20, 8)
+    assert deadline == in_utc(day_20, 8, EEST)
     body = await journey.onboarding(oid)
-    assert (body["next_step"], at(body["next_step_at"])) == (OVERDUE_STEP, day_20)
+    assert (body["next_step"], at(body["next_step_at"])) == (OVERDUE_STEP, deadline)
 
     await tick_all(journey, oid, [*TRAININGS[:-1], *LAUNCH_READY])
-    await journey.skip_to(hel(2028, 5, 3, 15))
+    await journey.skip_to(hel(day_19, 15))
     await send(journey, oid, "launched", {"web_address": WEB_ADDRESS})
 
-    await journey.skip_to(day_20 + timedelta(days=2))
+    await journey.skip_to(deadline + timedelta(days=2))
     body = await journey.onboarding(oid)
     assert (body["stage"], body["status"]) == ("live", "completed")
     assert tasks_titled(body, OVERDUE_TITLE) == []
@@ -267,12 +342,14 @@ async def test_modules_decide_tasks_checklist_items_and_welcome_text(journey: Jo
     gets the default modules, finance included, but not the default-off accounting
     (training_accountant is a 404 there); a contract listing accounting gets training_accountant.
     GET shows each contract's modules as listed."""
-    signed = hel(2027, 3, 1, 10)  # Monday
+    monday = await plain_week(journey)
+    signed = hel(monday, 10)
     await journey.skip_to(signed)
     no_finance = await journey.start(wn_contract(signed, modules=NO_FINANCE))
     default = await journey.start(wn_contract(signed))
     accounting = await journey.start(wn_contract(signed, modules=["crm", "accounting"]))
-    await journey.skip_to(hel(2027, 3, 2, 10))
+    kickoff_day = monday + timedelta(days=1)
+    await journey.skip_to(hel(kickoff_day, 10))
     for oid in (no_finance, default, accounting):
         await send(journey, oid, "kickoff_held")
 
@@ -302,8 +379,8 @@ async def test_modules_decide_tasks_checklist_items_and_welcome_text(journey: Jo
     assert body["modules"] == DEFAULT_MODULES
     finance_tasks = [t for t in body["tasks"] if t["title"].startswith("Taloushallinto:")]
     assert sorted((t["owner"], t["owner_role"], at(t["due_at"])) for t in finance_tasks) == [
-        ("customer", None, hel(2027, 3, 9, 16)),  # business day 5 after Tue 2 Mar
-        ("vendor", "account_manager", hel(2027, 3, 16, 16)),  # business day 10
+        ("customer", None, hel(FINLAND.business_day(kickoff_day, 5), 16)),  # business day 5
+        ("vendor", "account_manager", hel(FINLAND.business_day(kickoff_day, 10), 16)),  # day 10
     ]
     assert len(body["tasks"]) == 1 + 12
     assert checklist_ids(body) == [*TRAININGS[:-1], *LAUNCH_READY]
@@ -338,9 +415,10 @@ async def test_launch_gate_names_unticked_items_then_goes_live_in_finnish(journe
     of modules the contract lacks). Once all are ticked it is accepted (202): the run is live and
     completed, its open tasks are closed, the customer gets the Finnish launched mail and the
     team a mail with the web address."""
-    oid = await sign(journey, hel(2027, 2, 1, 10), modules=["cms", "crm", "marketing"])
-    await hold_kickoff(journey, oid, hel(2027, 2, 2, 10))
-    await journey.skip_to(hel(2027, 2, 8, 10))
+    monday = await plain_week(journey)
+    oid = await sign(journey, hel(monday, 10), modules=["cms", "crm", "marketing"])
+    await hold_kickoff(journey, oid, hel(monday + timedelta(days=1), 10))
+    await journey.skip_to(hel(monday + timedelta(weeks=1), 10))
     await send(journey, oid, "system_opened")
     launch = {"web_address": WEB_ADDRESS}
 
@@ -391,8 +469,9 @@ async def test_launch_gate_of_a_booking_only_contract_and_english_mail(journey: 
     (the cms items and other trainings are not its items); launched straight from system opening
     after ticking those two goes live with the English launched mail; the team mail (Finnish)
     still carries the web address."""
-    oid = await sign(journey, hel(2027, 2, 1, 10), modules=["booking"], language="en")
-    await hold_kickoff(journey, oid, hel(2027, 2, 3, 14))
+    monday = await plain_week(journey)
+    oid = await sign(journey, hel(monday, 10), modules=["booking"], language="en")
+    await hold_kickoff(journey, oid, hel(monday + timedelta(days=2), 14))
     await journey.settled(oid)
     [welcome] = with_subject(journey, oid, f"Welcome to WiseNetwork, {CUSTOMER}!")
     assert "Your contract covers: Booking." in text_of(welcome)  # the module label in English
@@ -426,20 +505,30 @@ async def test_launch_gate_of_a_booking_only_contract_and_english_mail(journey: 
 
 
 async def test_kickoff_chase_call_at_business_day_3_and_closed_by_a_logged_call(journey: Journey) -> None:
-    """Signed Thursday 28 Oct 2027 10:00 (+03:00) with no kick-off held: business day 3 is Tuesday
-    2 Nov (after the weekend and the DST switch), and the call task appears at exactly 09:00 +02:00,
-    due 16:00 the same day. A contract signed on Saturday 30 Oct counts from Monday 1 Nov as day 0,
-    so its call comes Thursday 4 Nov 09:00. A contract whose kick-off was held on day 1 gets no call.
-    Logging an answered call closes the call task."""
-    signed = hel(2027, 10, 28, 10)
+    """Signed at 10:00 (+03:00) on the Thursday before the next October switch, with no kick-off
+    held: business day 3 is the Tuesday after (past the weekend and the DST switch), and the call
+    task appears at exactly 09:00 +02:00, due 16:00 the same day. A contract signed on the
+    Saturday counts from the Monday as day 0, so its call comes on the Thursday 09:00. A contract
+    whose kick-off was held on day 1 gets no call. Logging an answered call closes the call task."""
+    switch = first_from(
+        await first_day(journey) + timedelta(days=3), lambda year: dst_switch(FINLAND, year, 10)
+    )
+    thursday, saturday_day = switch - timedelta(days=3), switch - timedelta(days=1)
+    chase_day, sat_chase_day = FINLAND.business_day(thursday, 3), FINLAND.business_day(saturday_day, 3)
+    # The calendar facts: no weekday holiday around the switch, so day 3 is the Tuesday after it,
+    # and the Saturday contract's day 0 is the Monday, its day 3 the Thursday.
+    assert (thursday.weekday(), FINLAND.business_day(saturday_day, 0).weekday()) == (THURSDAY, MONDAY)
+    assert (chase_day, sat_chase_day) == (switch + timedelta(days=2), switch + timedelta(days=4))
+
+    signed = hel(thursday, 10)
     assert utc_offset_hours(signed) == 3
     silent = await sign(journey, signed)
     held = await journey.start(wn_contract(signed))
-    await hold_kickoff(journey, held, hel(2027, 10, 29, 11))
-    saturday = await sign(journey, hel(2027, 10, 30, 10))
+    await hold_kickoff(journey, held, hel(thursday + timedelta(days=1), 11))
+    saturday = await sign(journey, hel(saturday_day, 10))
 
-    chase = hel(2027, 11, 2, 9)
-    assert chase == datetime(2027, 11, 2, 7, 0, tzinfo=UTC)
+    chase = hel(chase_day, 9)
+    assert chase == in_utc(chase_day, 9, EET)
     body = await journey.onboarding(silent)
     assert (body["next_step"], at(body["next_step_at"])) == (
         "no kick-off after 3 business days – call",
@@ -452,18 +541,18 @@ async def test_kickoff_chase_call_at_business_day_3_and_closed_by_a_logged_call(
     state = await journey.settled(silent)
     [call] = [t for t in state.tasks if t.kind == "call"]
     assert (call.title, call.owner_role, call.status) == (CHASE_TITLE, "account_manager", "open")
-    assert (call.created_at, call.due_at) == (chase, hel(2027, 11, 2, 16))
+    assert (call.created_at, call.due_at) == (chase, hel(chase_day, 16))
     assert utc_offset_hours(call.created_at) == 2
     assert [e.at for e in state.timeline if e.detail == CHASE_TITLE] == [chase]
 
-    sat_chase = hel(2027, 11, 4, 9)
+    sat_chase = hel(sat_chase_day, 9)
     body = await journey.onboarding(saturday)
     assert [t for t in body["tasks"] if t["kind"] == "call"] == []
     assert at(body["next_step_at"]) == sat_chase
     await journey.skip_to(sat_chase + timedelta(minutes=1))
     sat_state = await journey.settled(saturday)
     assert [(t.created_at, t.due_at) for t in sat_state.tasks if t.kind == "call"] == [
-        (sat_chase, hel(2027, 11, 4, 16))
+        (sat_chase, hel(sat_chase_day, 16))
     ]
     held_body = await journey.onboarding(held)
     assert held_body["stage"] == "system_opening"
@@ -489,7 +578,8 @@ async def test_bad_input_is_refused_with_the_reason(journey: Journey) -> None:
     system_opened (and launched) in kickoff is a 409 naming the stage; launched without
     web_address, with an undeclared field or with an over-long address is a 422 naming the field.
     None of the refusals leaves a trace on the run."""
-    signed = hel(2027, 5, 3, 10)  # Monday
+    monday = await plain_week(journey)
+    signed = hel(monday, 10)
     await journey.skip_to(signed)
     bad = wn_contract(signed, modules=["cms", "payroll"])
     response = await journey.post_contract(bad)
@@ -506,7 +596,7 @@ async def test_bad_input_is_refused_with_the_reason(journey: Journey) -> None:
     assert refused.status_code == 409, refused.text
     assert "launched is not accepted in stage 'kickoff'" in refused.json()["detail"]
 
-    await hold_kickoff(journey, oid, hel(2027, 5, 4, 10))
+    await hold_kickoff(journey, oid, hel(monday + timedelta(days=1), 10))
     for payload, problem in [
         ({}, "web_address: required"),
         ({"web_address": ""}, "web_address: required"),
@@ -530,8 +620,9 @@ async def test_blank_web_address_counts_as_missing(journey: Journey) -> None:
     """A web address of only spaces is no address: with every checklist item ticked, `launched`
     with "   " answers 422 naming web_address, as for an empty one, and the run does not go live
     (no team mail announcing an empty address)."""
-    oid = await sign(journey, hel(2027, 5, 3, 10))
-    await hold_kickoff(journey, oid, hel(2027, 5, 4, 10))
+    monday = await plain_week(journey)
+    oid = await sign(journey, hel(monday, 10))
+    await hold_kickoff(journey, oid, hel(monday + timedelta(days=1), 10))
     await tick_all(journey, oid, [*TRAININGS[:-1], *LAUNCH_READY])
     response = await journey.event(oid, "launched", {"web_address": "   "})
     assert response.status_code == 422, response.text
