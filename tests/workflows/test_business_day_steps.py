@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from kickoff.pipelines import parse_pipelines
-from tests.support import PIPELINES_FILE, at_eight, entries, make_contract, settled_state, skip_to, start_run
+from tests.e2e.calendars import MONDAY, NORWAY, SWEDEN, days_from, next_weekday, soonest
+from tests.support import (
+    PIPELINES_FILE,
+    STOCKHOLM,
+    at_eight,
+    entries,
+    make_contract,
+    settled_state,
+    skip_to,
+    start_run,
+)
 
 
 def norwegian_business_day_pipeline():
@@ -21,14 +31,26 @@ def norwegian_business_day_pipeline():
     return parse_pipelines(text, source="business-days.yaml")
 
 
-async def test_business_day_one_after_a_friday_skips_the_weekend_and_17_may(ts_env, ts_worker, task_queue):
-    """Delivery Friday 14 May 2032: the weekend and Monday 17 May are skipped, onboarding is Tuesday 08:00."""
-    friday = date(2032, 5, 14)
-    assert (await ts_env.get_current_time()).date() < friday
+def next_norwegian_only_monday(start: date) -> date:
+    """The first Monday on or after ``start`` that Norway closes and Sweden does not: 17 May on
+    a Monday, or Whit Monday (a Norwegian holiday every year, no Swedish one)."""
+    mondays = (day for day in days_from(next_weekday(start, MONDAY)) if day.weekday() == MONDAY)
+    return next(day for day in mondays if NORWAY.holiday(day) and not SWEDEN.holiday(day))
+
+
+async def test_business_day_one_after_a_friday_skips_the_weekend_and_a_norwegian_holiday(
+    ts_env, ts_worker, task_queue
+):
+    """Delivery on the Friday before the next Monday closed in Norway but not in Sweden (17 May or
+    Whit Monday): the weekend and that Monday are skipped, onboarding is Tuesday 08:00."""
+    monday = next_norwegian_only_monday(soonest(await ts_env.get_current_time(), STOCKHOLM))
+    friday, tuesday = monday - timedelta(days=3), monday + timedelta(days=1)
+    assert NORWAY.business_day(friday, 1) == tuesday  # the calendar fact the test relies on
+    assert SWEDEN.business_day(friday, 1) == monday  # (a Swedish calendar would give Monday)
     pipelines = norwegian_business_day_pipeline()
     handle = await start_run(ts_env, task_queue, make_contract(delivery_start=friday.isoformat()), pipelines)
 
-    await skip_to(ts_env, at_eight(friday + timedelta(days=4)) + timedelta(minutes=1))
+    await skip_to(ts_env, at_eight(tuesday) + timedelta(minutes=1))
     state = await settled_state(ts_env, handle)
-    assert entries(state, "stage_entered")[-1] == (at_eight(date(2032, 5, 18)), "Onboarding – Pågår")
+    assert entries(state, "stage_entered")[-1] == (at_eight(tuesday), "Onboarding – Pågår")
     assert state.pipeline_version == pipelines.version("assist-se")
