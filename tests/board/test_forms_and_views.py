@@ -13,6 +13,7 @@ from tests.support import catalog, make_contract
 
 PIPELINES = catalog().pipelines
 ASSIST = PIPELINES["assist-se"]
+# A fixed clock: these pure functions take "now" as an argument and never read the real one.
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
