@@ -37,7 +37,8 @@ except ImportError:  # measuring a release from before kickoff.converter (git wo
 from kickoff.domain import Contract, EventInput, OnboardingInput, OnboardingState, OutcomeInput, TickInput
 from kickoff.mailcatcher import MailCatcher
 from kickoff.pipelines import load_pipelines
-from kickoff.worker import WORKFLOW_RUNNER, ensure_search_attributes
+from kickoff.temporal import ensure_search_attributes
+from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -32,7 +32,7 @@ from kickoff.devstack import DevServerPorts, dev_server_command, wait_for_port
 from kickoff.domain import Contract, OnboardingInput
 from kickoff.mailcatcher import MailCatcher, free_port
 from kickoff.pipelines import load_pipelines
-from kickoff.worker import connect_when_ready, ensure_search_attributes
+from kickoff.temporal import connect_when_ready, ensure_search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -31,7 +31,8 @@ from kickoff.devstack import DevServerPorts, dev_server_command, wait_for_port
 from kickoff.mailcatcher import MailCatcher, free_port
 from kickoff.settings import Settings
 from kickoff.signature import sign
-from kickoff.worker import WORKFLOW_RUNNER, connect_when_ready, create_worker, ensure_search_attributes
+from kickoff.temporal import connect_when_ready, ensure_search_attributes
+from kickoff.worker import WORKFLOW_RUNNER, create_worker
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.support import ROOT, STARTED_RUNS
 

@@ -109,7 +109,7 @@ class Stack:
 
 
 def _prepare_namespace(address: str) -> None:
-    from kickoff.worker import connect_when_ready, ensure_retention, ensure_search_attributes
+    from kickoff.temporal import connect_when_ready, ensure_retention, ensure_search_attributes
 
     async def register() -> None:
         client = await connect_when_ready(address)

@@ -9,16 +9,7 @@ import sys
 from datetime import timedelta
 
 import structlog
-from google.protobuf.duration_pb2 import Duration
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.namespace.v1 import NamespaceConfig
-from temporalio.api.operatorservice.v1 import (
-    AddSearchAttributesRequest,
-    ListSearchAttributesRequest,
-)
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
 from temporalio.client import Client
-from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
@@ -27,53 +18,17 @@ from temporalio.runtime import (
     TelemetryConfig,
     TelemetryFilter,
 )
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from kickoff import search_attributes as sa
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
-from kickoff.converter import data_converter
 from kickoff.logging_setup import ActivityLogContextInterceptor, configure_logging
 from kickoff.pipelines import PipelineError, load_pipelines
 from kickoff.settings import Settings, get_settings
+from kickoff.temporal import connect, ensure_search_attributes
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
 log = structlog.get_logger(__name__)
-
-_INDEXED_TYPE = {
-    SearchAttributeIndexedValueType.KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    SearchAttributeIndexedValueType.INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
-}
-
-
-async def connect(target_host: str | None = None, *, runtime: Runtime | None = None) -> Client:
-    """A client with the project's pydantic data converter (default: KICKOFF_TEMPORAL_ADDRESS).
-
-    ``runtime`` (default: Temporal's process-wide one, without metrics) is what a
-    worker built on this client reports its metrics through.
-    """
-    settings = get_settings()
-    return await Client.connect(
-        target_host or settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=data_converter,
-        runtime=runtime,
-    )
-
-
-async def connect_when_ready(target_host: str, within: float = 60.0) -> Client:
-    """``connect()`` to a server just started: its port opens before its frontend reports
-    healthy, and on a busy machine that gap lasts seconds. Retried until ``within`` passes."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        try:
-            return await connect(target_host)
-        except RuntimeError as err:
-            if "not healthy" not in str(err) or loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
 
 
 def worker_runtime(metrics_address: str | None) -> Runtime:
@@ -96,55 +51,6 @@ def worker_runtime(metrics_address: str | None) -> Runtime:
             metrics=PrometheusConfig(bind_address=metrics_address) if metrics_address else None,
         )
     )
-
-
-async def ensure_search_attributes(client: Client) -> None:
-    """Register Kickoff's custom search attributes; does nothing for those already there."""
-    try:
-        listed = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=client.namespace)
-        )
-        existing = set(listed.custom_attributes)
-    except RPCError as err:
-        # The time-skipping test server has no ListSearchAttributes: add them all.
-        if err.status != RPCStatusCode.UNIMPLEMENTED:
-            raise
-        existing = set()
-    missing = {key.name: _INDEXED_TYPE[key.indexed_value_type] for key in sa.ALL if key.name not in existing}
-    if not missing:
-        return
-    try:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
-        )
-    except RPCError as err:
-        if err.status != RPCStatusCode.ALREADY_EXISTS:
-            raise
-    log.info("search_attributes.registered", names=sorted(missing))
-
-
-RETENTION = timedelta(days=3650)
-"""How long Temporal keeps a closed run. Closed onboardings are read back
-(GET, restart after a no-show weeks later, duplicate-contract detection), so
-the namespace default of a day or three would lose them."""
-
-
-async def ensure_retention(client: Client, minimum: timedelta = RETENTION) -> None:
-    """Raise the namespace's retention of closed runs to at least ``minimum``."""
-    described = await client.workflow_service.describe_namespace(
-        DescribeNamespaceRequest(namespace=client.namespace)
-    )
-    if described.config.workflow_execution_retention_ttl.ToTimedelta() >= minimum:
-        return
-    await client.workflow_service.update_namespace(
-        UpdateNamespaceRequest(
-            namespace=client.namespace,
-            config=NamespaceConfig(
-                workflow_execution_retention_ttl=Duration(seconds=int(minimum.total_seconds()))
-            ),
-        )
-    )
-    log.info("namespace.retention_raised", days=minimum.days)
 
 
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(

@@ -11,8 +11,8 @@ import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
 from kickoff.api import create_app
-from kickoff.api import service as service_module
-from kickoff.worker import RETENTION, ensure_retention
+from kickoff.service import runs as service_module
+from kickoff.temporal import RETENTION, ensure_retention
 from tests.api.conftest import PAST_DELIVERY
 from tests.conftest import API_KEY, Api, api_settings, serve_app
 from tests.support import contract_payload

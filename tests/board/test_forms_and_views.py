@@ -9,6 +9,7 @@ import pytest
 from kickoff.board.forms import event_forms, local_to_aware, read_payload
 from kickoff.board.views import Row, columns, inbox_rows, onboarding_view
 from kickoff.domain import OnboardingState, Task
+from kickoff.service import OpenTaskRow
 from tests.support import catalog, make_contract
 
 PIPELINES = catalog().pipelines
@@ -153,7 +154,9 @@ def test_inbox_rows_mark_overdue_tasks_in_the_pipeline_timezone() -> None:
     """A task due before now is overdue; times are shown in the pipeline's timezone."""
     late, soon = _task(1, NOW - timedelta(hours=1)), _task(2, NOW + timedelta(hours=1))
     tasks = [
-        {**task.model_dump(), "onboarding_id": "SE-C-1", "pipeline": "assist-se", "stage": "onboarding"}
+        OpenTaskRow(
+            task=task, onboarding_id="SE-C-1", pipeline="assist-se", stage="onboarding", customer="Kund AB"
+        )
         for task in (late, soon)
     ]
     rows = inbox_rows(tasks, PIPELINES, NOW)
@@ -162,3 +165,4 @@ def test_inbox_rows_mark_overdue_tasks_in_the_pipeline_timezone() -> None:
         (False, "2026-11-22 14:00 CET"),
     ]
     assert rows[0].stage_label == "Onboarding – Pågår"
+    assert rows[0].customer == "Kund AB"

@@ -30,7 +30,7 @@ from kickoff.api import create_app
 from kickoff.domain import OnboardingState
 from kickoff.mailcatcher import MailCatcher
 from kickoff.signature import sign
-from kickoff.worker import ensure_search_attributes
+from kickoff.temporal import ensure_search_attributes
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.conftest import API_KEY, WEBHOOK_SECRET, api_settings, serve_app
 from tests.support import settled_state, skip_to

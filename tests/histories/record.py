@@ -23,11 +23,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
-from kickoff.api.service import OnboardingService
 from kickoff.converter import data_converter
 from kickoff.domain import TickInput
 from kickoff.mailcatcher import MailCatcher
-from kickoff.worker import WORKFLOW_RUNNER, ensure_search_attributes
+from kickoff.service import OnboardingService
+from kickoff.temporal import ensure_search_attributes
+from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.support import (
     at_eight,

@@ -14,7 +14,8 @@ from temporalio.client import Client
 
 from kickoff.mailcatcher import MailCatcher, free_port
 from kickoff.metrics import ApiMetrics, record_onboarding_started
-from kickoff.worker import connect, worker_runtime
+from kickoff.temporal import connect
+from kickoff.worker import worker_runtime
 from tests.api.conftest import PAST_DELIVERY, Kickoff
 from tests.observability.conftest import served_kickoff
 from tests.support import contract_payload, eventually

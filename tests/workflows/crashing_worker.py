@@ -22,7 +22,8 @@ from pathlib import Path
 from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
-from kickoff.worker import WORKFLOW_RUNNER, connect
+from kickoff.temporal import connect
+from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
 KILLED = 137

@@ -8,8 +8,8 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from kickoff.api.service import OnboardingService
 from kickoff.domain import EventInput
+from kickoff.service import OnboardingService
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.support import (
     at_eight,

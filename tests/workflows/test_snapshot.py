@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from kickoff.api.service import OnboardingService
 from kickoff.pipelines import parse_pipelines
+from kickoff.service import OnboardingService
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.support import (
     PIPELINES_FILE,

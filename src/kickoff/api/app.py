@@ -17,17 +17,17 @@ from temporalio.service import RPCError
 
 from kickoff.api.deps import AppContext
 from kickoff.api.routes import contracts, health, metrics, onboardings, pipelines, reports, tasks
-from kickoff.api.service import (
+from kickoff.board import error_page, install_board, is_board
+from kickoff.logging_setup import configure_logging
+from kickoff.metrics import UNMATCHED_ROUTE, ApiMetrics, path_onboarding_id, route_template
+from kickoff.pipelines import load_pipelines
+from kickoff.service import (
     ConflictError,
     NotFoundError,
     OnboardingService,
     UnavailableError,
     UnprocessableError,
 )
-from kickoff.board import error_page, install_board, is_board
-from kickoff.logging_setup import configure_logging
-from kickoff.metrics import UNMATCHED_ROUTE, ApiMetrics, path_onboarding_id, route_template
-from kickoff.pipelines import load_pipelines
 from kickoff.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -50,7 +50,7 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if context.service is None:
-            from kickoff.worker import connect, ensure_search_attributes
+            from kickoff.temporal import connect, ensure_search_attributes
 
             context.client = await connect(settings.temporal_address)
             # Idempotent; the API may start before the worker on a fresh cluster.

@@ -1,43 +1,17 @@
-"""Annotated dependencies: the app context, the service, and the API-key check."""
+"""The API-key check; the app context and the service come from ``kickoff.context``."""
 
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from temporalio.client import Client
 
-from kickoff.api.service import OnboardingService
-from kickoff.pipelines import PipelineCatalog
-from kickoff.settings import Settings
+from kickoff.context import AppContext, Context, Service, get_context
 
+__all__ = ["ApiKey", "AppContext", "Context", "Service", "get_context", "require_api_key"]
 
-@dataclass
-class AppContext:
-    settings: Settings
-    catalog: PipelineCatalog
-    client: Client | None = None
-    service: OnboardingService | None = field(default=None)
-
-
-def get_context(request: Request) -> AppContext:
-    context: AppContext = request.app.state.kickoff
-    return context
-
-
-Context = Annotated[AppContext, Depends(get_context)]
-
-
-def get_service(context: Context) -> OnboardingService:
-    if context.service is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "not connected to Temporal yet")
-    return context.service
-
-
-Service = Annotated[OnboardingService, Depends(get_service)]
 
 _bearer = HTTPBearer(auto_error=False, description="A key from KICKOFF_API_KEYS")
 

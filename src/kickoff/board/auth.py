@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Form, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from kickoff.api.deps import Context
+from kickoff.context import Context
 from kickoff.settings import Settings
 
 COOKIE_PATH = "/board"

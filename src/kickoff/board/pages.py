@@ -10,9 +10,9 @@ from fastapi import Request, Response, status
 from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from kickoff.api.service import ConflictError, NotFoundError, UnavailableError, UnprocessableError
 from kickoff.board import auth
 from kickoff.board.auth import Session
+from kickoff.service import ConflictError, NotFoundError, UnavailableError, UnprocessableError
 from kickoff.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import structlog
 
-from kickoff.api.service import OnboardingService
 from kickoff.board.pages import SERVICE_ERRORS
 from kickoff.board.views import Row
 from kickoff.reports import funnel, stage_times
 from kickoff.reports.charts import funnel_svg, stage_times_svg
+from kickoff.service import OnboardingRow, OnboardingService
 
 log = structlog.get_logger(__name__)
 
@@ -34,17 +34,16 @@ async def board_runs(service: OnboardingService, pipeline: str) -> BoardRuns:
     """Every onboarding of ``pipeline`` with its state; a run whose state cannot be read now
     (no worker answers) still gets a card from what visibility knows, saying why."""
     listed = await service.list_onboardings(pipeline, None, BOARD_LIMIT)
-    shown = [row for row in listed if row["status"] in ON_BOARD]
+    shown = [row for row in listed if row.status in ON_BOARD]
     limit = asyncio.Semaphore(STATE_CONCURRENCY)
 
-    async def read(row: dict[str, object]) -> Row:
-        oid, stage = str(row["id"]), row.get("stage")
+    async def read(row: OnboardingRow) -> Row:
         async with limit:
             try:
-                state = await service.state(oid)
+                state = await service.state(row.id)
             except SERVICE_ERRORS as err:
-                return Row(oid, str(stage) if stage else None, str(row["status"]), None, str(err))
-        return Row(oid, state.stage, state.status, state)
+                return Row(row.id, row.stage, row.status, None, str(err))
+        return Row(row.id, state.stage, state.status, state)
 
     rows = await asyncio.gather(*map(read, shown))
     return BoardRuns(list(rows), len(listed) >= BOARD_LIMIT, len(listed) - len(shown))

@@ -17,15 +17,15 @@ import structlog
 from fastapi import APIRouter, Form, Path, Request, Response, status
 from pydantic import ValidationError
 
-from kickoff.api.deps import Context, Service
-from kickoff.api.service import NotFoundError, OnboardingService, UnprocessableError
 from kickoff.board import views
 from kickoff.board.auth import Session, SignedIn, Staff
 from kickoff.board.forms import read_payload
 from kickoff.board.pages import SERVICE_ERRORS, STATUS_OF, error_page, page, redirect_with_flash
 from kickoff.board.queries import board_runs, charts
+from kickoff.context import Context, Service
 from kickoff.domain import AmendInput, EventInput, OutcomeInput, TickInput, onboarding_of_task
 from kickoff.pipelines import Pipeline, PipelineCatalog
+from kickoff.service import NotFoundError, OnboardingService, UnprocessableError
 
 router = APIRouter(include_in_schema=False)
 log = structlog.get_logger(__name__)

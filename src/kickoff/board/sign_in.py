@@ -5,11 +5,11 @@ from __future__ import annotations
 import structlog
 from fastapi import APIRouter, Request, Response, status
 
-from kickoff.api.deps import Context
 from kickoff.board import auth
 from kickoff.board.auth import Staff
 from kickoff.board.pages import page, redirect, redirect_with_flash
 from kickoff.board.routes import OptionalForm
+from kickoff.context import Context
 
 router = APIRouter(include_in_schema=False)
 log = structlog.get_logger(__name__)

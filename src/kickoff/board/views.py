@@ -15,6 +15,7 @@ from kickoff.board.forms import EventForm, event_forms
 from kickoff.domain import KickoffOutcome, OnboardingState, Task, TimelineEntry
 from kickoff.pipelines.model import Pipeline
 from kickoff.schedule import format_local
+from kickoff.service import OpenTaskRow
 
 OUTCOME_LABELS = {"completed": "Completed", "no_show": "No-show", "rescheduled": "Rescheduled"}
 RESTART_LABELS = {"no_show": "No-show", "rescheduled": "Rescheduled"}
@@ -354,17 +355,14 @@ def record_table(name: str, rows: Sequence[Mapping[str, Any]]) -> RecordTable:
 
 
 def inbox_rows(
-    tasks: Sequence[Mapping[str, Any]], pipelines: Mapping[str, Pipeline], now: datetime
+    tasks: Sequence[OpenTaskRow], pipelines: Mapping[str, Pipeline], now: datetime
 ) -> list[TaskRow]:
     """The service's open tasks (soonest due first) as rows, in each pipeline's timezone."""
     rows = []
-    for raw in tasks:
-        task = Task.model_validate({key: value for key, value in raw.items() if key in Task.model_fields})
-        pipeline = pipelines.get(str(raw.get("pipeline")))
-        stage = str(raw.get("stage", ""))
+    for open_task in tasks:
+        pipeline = pipelines.get(open_task.pipeline)
+        stage = open_task.stage
         label = pipeline.stage(stage).label if pipeline and stage in pipeline.stage_ids() else stage
-        row = task_row(task, pipeline, now, onboarding_id=str(raw["onboarding_id"]))
-        # The customer's name, where the service lists it with the task.
-        customer = raw.get("customer")
-        rows.append(replace(row, stage_label=label, customer=customer if isinstance(customer, str) else ""))
+        row = task_row(open_task.task, pipeline, now, onboarding_id=open_task.onboarding_id)
+        rows.append(replace(row, stage_label=label, customer=open_task.customer))
     return rows

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
@@ -25,11 +25,7 @@ from kickoff import search_attributes as sa
 from kickoff.domain import OnboardingState, StageVisit
 from kickoff.pipelines import Pipeline
 from kickoff.schedule import start_of_day
-
-if TYPE_CHECKING:
-    # kickoff.api imports its routes, which import this module: the service is imported where it
-    # is used, so `import kickoff.reports` works on its own (the board, the unit tests).
-    from kickoff.api.service import OnboardingService
+from kickoff.service import NotFoundError, OnboardingService, UnavailableError, UnprocessableError
 
 R = TypeVar("R")
 
@@ -237,8 +233,6 @@ def stage_times_of(
 
 
 def _pipeline(service: OnboardingService, pipeline_id: str) -> Pipeline:
-    from kickoff.api.service import UnprocessableError
-
     pipeline = service.catalog.get(pipeline_id)
     if pipeline is None:
         known = ", ".join(sorted(service.catalog.pipelines))
@@ -252,11 +246,8 @@ async def _onboardings(service: OnboardingService, pipeline: Pipeline) -> list[R
     One listing without a limit: a report must not silently leave onboardings out. The pipeline id
     comes from the catalog, so quoting it into the query is safe.
     """
-    from kickoff.api.service import WORKFLOW_TYPE
-
     query = (
-        f"WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{service.task_queue}'"
-        f" AND {sa.PIPELINE.name} = '{pipeline.id}' AND ExecutionStatus != 'ContinuedAsNew'"
+        f"{service.scope} AND {sa.PIPELINE.name} = '{pipeline.id}' AND ExecutionStatus != 'ContinuedAsNew'"
     )
     rows = [RunRow.of(execution) async for execution in service.client.list_workflows(query)]
     return latest_runs(rows)
@@ -313,8 +304,6 @@ async def _stage_times(service: OnboardingService, spec: Pipeline) -> StageTimes
     whose state cannot be read (running, but no worker answers) is skipped and counted in
     ``unreadable``, not fatal.
     """
-    from kickoff.api.service import NotFoundError, UnavailableError
-
     runs = await _onboardings(service, spec)
     limit = asyncio.Semaphore(_READ_CONCURRENCY)
 

@@ -78,7 +78,7 @@ async def list_onboardings(
 ) -> list[OnboardingSummary]:
     """Onboardings by stage and pipeline, from Temporal visibility (newest first)."""
     rows = await service.list_onboardings(pipeline=pipeline, stage=stage, limit=limit)
-    return [OnboardingSummary.model_validate(row) for row in rows]
+    return [OnboardingSummary.model_validate(row, from_attributes=True) for row in rows]
 
 
 @router.get("/{onboarding_id}", response_model=OnboardingPublic, responses=_ERRORS)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from kickoff.api.deps import ApiKey, Context
 from kickoff.api.schemas import PipelineSummary
-from kickoff.api.service import NotFoundError
+from kickoff.service import NotFoundError
 
 router = APIRouter(prefix="/pipelines", tags=["pipelines"], dependencies=[ApiKey])
 

@@ -22,8 +22,19 @@ async def list_tasks(
 ) -> list[OpenTask]:
     """Open tasks across running onboardings, soonest due first; ``owner=customer`` lists what
     customers still owe (to chase), ``owner=vendor`` what our own people must do."""
-    tasks = await service.open_tasks(owner_role)
-    return [OpenTask.model_validate(task) for task in tasks if owner is None or task["owner"] == owner]
+    rows = await service.open_tasks(owner_role)
+    return [
+        OpenTask.model_validate(
+            {
+                **row.task.model_dump(),
+                "onboarding_id": row.onboarding_id,
+                "pipeline": row.pipeline,
+                "stage": row.stage,
+            }
+        )
+        for row in rows
+        if owner is None or row.task.owner == owner
+    ]
 
 
 @router.post(

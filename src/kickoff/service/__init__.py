@@ -1,0 +1,23 @@
+"""The onboarding service the API, the board and the reports share: rows, errors, actions."""
+
+from kickoff.service.errors import (
+    ConflictError,
+    NotFoundError,
+    ServiceError,
+    UnavailableError,
+    UnprocessableError,
+)
+from kickoff.service.onboardings import OnboardingService, StartResult
+from kickoff.service.rows import OnboardingRow, OpenTaskRow
+
+__all__ = [
+    "ConflictError",
+    "NotFoundError",
+    "OnboardingRow",
+    "OnboardingService",
+    "OpenTaskRow",
+    "ServiceError",
+    "StartResult",
+    "UnavailableError",
+    "UnprocessableError",
+]
