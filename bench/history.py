@@ -290,9 +290,12 @@ async def measure(names: list[str]) -> dict[str, ChainCost]:
                     handle = await SCENARIOS[name](Bench(env, queue))
                     assert handle.first_execution_run_id is not None
                     results[name] = await chain_cost(env.client, handle.id, handle.first_execution_run_id)
-                    # A run left open without its worker would hold the test server's clock still.
+                    # A run left open without its worker would hold the test server's clock still;
+                    # one terminated mid workflow task too (a query waits for that task to end).
+                    latest = env.client.get_workflow_handle(handle.id)
                     with contextlib.suppress(RPCError):
-                        await env.client.get_workflow_handle(handle.id).terminate("measured")
+                        await latest.query(OnboardingWorkflow.state)
+                        await latest.terminate("measured")
     finally:
         smtp.stop()
         await env.shutdown()

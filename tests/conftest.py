@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import subprocess
 import sys
@@ -20,7 +19,6 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -34,7 +32,7 @@ from kickoff.signature import sign
 from kickoff.temporal import connect_when_ready, ensure_search_attributes
 from kickoff.worker import WORKFLOW_RUNNER, create_worker
 from kickoff.workflows.onboarding import OnboardingWorkflow
-from tests.support import ROOT, STARTED_RUNS
+from tests.support import ROOT, STARTED_RUNS, end_run
 
 BIN = Path(sys.executable).parent
 API_KEY = "test-api-key"
@@ -98,8 +96,7 @@ async def ts_worker(
 async def terminate_started_runs(ts_env: WorkflowEnvironment) -> None:
     """End every run the test started: one left without a worker would stop the shared clock."""
     for workflow_id in STARTED_RUNS:
-        with contextlib.suppress(RPCError):
-            await ts_env.client.get_workflow_handle(workflow_id).terminate("test finished")
+        await end_run(ts_env.client, workflow_id)
     STARTED_RUNS.clear()
 
 

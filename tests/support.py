@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -10,7 +11,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from kickoff.domain import (
@@ -137,6 +139,19 @@ async def start_run(
     return await env.client.start_workflow(
         OnboardingWorkflow.run, inp, id=inp.onboarding_id, task_queue=task_queue
     )
+
+
+async def end_run(client: Client, workflow_id: str) -> None:
+    """Terminate a test's run, once its workflow task in progress (a mail's local try) is done.
+
+    The time-skipping test server keeps its clock locked for a workflow task that was in
+    progress when its run was terminated: every later test on that server would then hang.
+    A query is answered only after that task, so it is the wait."""
+    handle = client.get_workflow_handle(workflow_id)
+    with contextlib.suppress(RPCError, WorkflowQueryFailedError):
+        await handle.query(OnboardingWorkflow.state, rpc_timeout=timedelta(seconds=10))
+    with contextlib.suppress(RPCError):  # finished already
+        await handle.terminate("test finished")
 
 
 async def skip_to(env: WorkflowEnvironment, moment: datetime) -> None:

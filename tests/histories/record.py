@@ -8,7 +8,6 @@ otherwise means the change would break every running onboarding.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 import tempfile
 import uuid
@@ -18,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.converter import data_converter
 from kickoff.domain import TickInput
-from kickoff.mailcatcher import MailCatcher
+from kickoff.mailcatcher import MailCatcher, free_port
 from kickoff.service import OnboardingService
 from kickoff.temporal import ensure_search_attributes
 from kickoff.worker import WORKFLOW_RUNNER
@@ -34,6 +32,7 @@ from tests.support import (
     at_eight,
     book_meeting,
     catalog,
+    end_run,
     eventually,
     local_date,
     make_contract,
@@ -45,10 +44,15 @@ from tests.support import (
 )
 
 HERE = Path(__file__).parent
-Scenario = Callable[[WorkflowEnvironment, str], Awaitable[WorkflowHandle[Any, Any]]]
+Scenario = Callable[[WorkflowEnvironment, str, MailActivities], Awaitable[WorkflowHandle[Any, Any]]]
+STATE_FIRST = HERE / "state_first"
+"""Recordings of runs on the state-first path (every run this release starts). The files
+directly in this folder were recorded by earlier releases: they guard runs in flight."""
 
 
-async def unbooked_to_inactive(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+async def unbooked_to_inactive(
+    env: WorkflowEnvironment, queue: str, mail: MailActivities
+) -> WorkflowHandle[Any, Any]:
     now = await env.get_current_time()
     delivery = local_date(now) + timedelta(days=2)
     handle = await start_run(env, queue, make_contract(delivery_start=delivery.isoformat()))
@@ -57,7 +61,9 @@ async def unbooked_to_inactive(env: WorkflowEnvironment, queue: str) -> Workflow
     return handle
 
 
-async def calls_tasks_and_booking(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+async def calls_tasks_and_booking(
+    env: WorkflowEnvironment, queue: str, mail: MailActivities
+) -> WorkflowHandle[Any, Any]:
     now = await env.get_current_time()
     handle = await start_run(
         env, queue, make_contract(delivery_start=(local_date(now) - timedelta(days=1)).isoformat())
@@ -72,7 +78,9 @@ async def calls_tasks_and_booking(env: WorkflowEnvironment, queue: str) -> Workf
     return handle
 
 
-async def booked_then_no_show(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+async def booked_then_no_show(
+    env: WorkflowEnvironment, queue: str, mail: MailActivities
+) -> WorkflowHandle[Any, Any]:
     """Booked, waits in `closed` for the outcome; the no-show continues as the next cycle."""
     now = await env.get_current_time()
     handle = await start_run(
@@ -86,7 +94,9 @@ async def booked_then_no_show(env: WorkflowEnvironment, queue: str) -> WorkflowH
     return first
 
 
-async def booked_then_completed(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+async def booked_then_completed(
+    env: WorkflowEnvironment, queue: str, mail: MailActivities
+) -> WorkflowHandle[Any, Any]:
     """Booked, the meeting held a week later, the outcome (segment, advisor) completes the run."""
     now = await env.get_current_time()
     handle = await start_run(
@@ -99,7 +109,9 @@ async def booked_then_completed(env: WorkflowEnvironment, queue: str) -> Workflo
     return handle
 
 
-async def park_until_and_resume(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+async def park_until_and_resume(
+    env: WorkflowEnvironment, queue: str, mail: MailActivities
+) -> WorkflowHandle[Any, Any]:
     now = await env.get_current_time()
     handle = await start_run(
         env, queue, make_contract(delivery_start=(local_date(now) - timedelta(days=1)).isoformat())
@@ -115,7 +127,9 @@ async def park_until_and_resume(env: WorkflowEnvironment, queue: str) -> Workflo
     return handle
 
 
-async def restart_while_running(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+async def restart_while_running(
+    env: WorkflowEnvironment, queue: str, mail: MailActivities
+) -> WorkflowHandle[Any, Any]:
     now = await env.get_current_time()
     handle = await start_run(
         env, queue, make_contract(delivery_start=(local_date(now) - timedelta(days=1)).isoformat())
@@ -126,7 +140,9 @@ async def restart_while_running(env: WorkflowEnvironment, queue: str) -> Workflo
     return env.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
 
 
-async def pakkepilot_go_live(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+async def pakkepilot_go_live(
+    env: WorkflowEnvironment, queue: str, mail: MailActivities
+) -> WorkflowHandle[Any, Any]:
     """Business days, a gated go-live after ticking the checklist, a week of hypercare."""
     now = await env.get_current_time()
     contract = make_contract(
@@ -151,7 +167,9 @@ async def pakkepilot_go_live(env: WorkflowEnvironment, queue: str) -> WorkflowHa
     return handle
 
 
-async def kundprocess_contact_clock(env: WorkflowEnvironment, queue: str) -> WorkflowHandle[Any, Any]:
+async def kundprocess_contact_clock(
+    env: WorkflowEnvironment, queue: str, mail: MailActivities
+) -> WorkflowHandle[Any, Any]:
     """Delivery programme, a logged contact, and the 90-day reminder that rolls the run over."""
     now = await env.get_current_time()
     contract = make_contract(
@@ -171,6 +189,44 @@ async def kundprocess_contact_clock(env: WorkflowEnvironment, queue: str) -> Wor
     return first
 
 
+async def pakkepilot_quick_kickoff(
+    env: WorkflowEnvironment, queue: str, mail: MailActivities
+) -> WorkflowHandle[Any, Any]:
+    """The kick-off reported the moment the contract is in: the stage's tasks stay."""
+    now = await env.get_current_time()
+    contract = make_contract(
+        pipeline="pakkepilot-no",
+        language="nb",
+        signed_at=now.isoformat(),
+        delivery_start=now.date().isoformat(),
+    )
+    handle = await start_run(env, queue, contract)
+    await send_event(handle, "kickoff_held")
+    await skip_to(env, now + timedelta(days=3))
+    await settled_state(env, handle)
+    return handle
+
+
+async def mail_after_relay_outage(
+    env: WorkflowEnvironment, queue: str, mail: MailActivities
+) -> WorkflowHandle[Any, Any]:
+    """SMTP down: the local try fails, the activity retries, is flagged slow, then goes out."""
+    now = await env.get_current_time()
+    relay, mail.smtp = mail.smtp, SmtpConfig("127.0.0.1", free_port(), mail.smtp.mail_from)
+    try:
+        handle = await start_run(
+            env, queue, make_contract(delivery_start=(local_date(now) - timedelta(days=1)).isoformat())
+        )
+        await eventually(handle.describe, lambda d: bool(d.raw_description.pending_activities))
+        await env.sleep(timedelta(minutes=16))
+        await eventually(lambda: handle.query(OnboardingWorkflow.state), lambda s: s.retrying_actions == 1)
+    finally:
+        mail.smtp = relay
+    await env.sleep(timedelta(minutes=11))
+    await eventually(lambda: handle.query(OnboardingWorkflow.state), lambda s: bool(s.emails))
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "unbooked_to_inactive": unbooked_to_inactive,
     "calls_tasks_and_booking": calls_tasks_and_booking,
@@ -180,6 +236,8 @@ SCENARIOS: dict[str, Scenario] = {
     "kundprocess_contact_clock": kundprocess_contact_clock,
     "booked_then_no_show": booked_then_no_show,
     "booked_then_completed": booked_then_completed,
+    "pakkepilot_quick_kickoff": pakkepilot_quick_kickoff,
+    "mail_after_relay_outage": mail_after_relay_outage,
 }
 
 
@@ -207,10 +265,9 @@ async def record_all(ledger: Path, names: list[str]) -> dict[str, str]:
                 workflow_runner=WORKFLOW_RUNNER,
                 activities=[mail.send_mail],
             ):
-                handle = await scenario(env, queue)
+                handle = await scenario(env, queue, mail)
                 recorded[name] = (await handle.fetch_history()).to_json()
-                with contextlib.suppress(RPCError):  # already finished
-                    await env.client.get_workflow_handle(handle.id).terminate("recorded")
+                await end_run(env.client, handle.id)
     finally:
         smtp.stop()
         await env.shutdown()
@@ -218,10 +275,10 @@ async def record_all(ledger: Path, names: list[str]) -> dict[str, str]:
 
 
 def main() -> None:
-    """Record the scenarios named on the command line (default: all of them).
+    """Record the scenarios named on the command line (default: all of them) into state_first/.
 
-    Recording only new scenarios keeps the older recordings, which were made
-    by older workflow code: they are what proves runs in flight still replay.
+    The recordings directly in tests/histories were made by older releases (the queued path)
+    and are never overwritten: they are what proves runs in flight still replay.
     """
     names = sys.argv[1:] or list(SCENARIOS)
     unknown = [name for name in names if name not in SCENARIOS]
@@ -229,8 +286,9 @@ def main() -> None:
         raise SystemExit(f"unknown scenario(s) {unknown}; known: {list(SCENARIOS)}")
     with tempfile.TemporaryDirectory() as scratch:
         recorded = asyncio.run(record_all(Path(scratch) / "ledger.sqlite3", names))
+    STATE_FIRST.mkdir(exist_ok=True)
     for name, history in recorded.items():
-        (HERE / f"{name}.json").write_text(history, encoding="utf-8")
+        (STATE_FIRST / f"{name}.json").write_text(history, encoding="utf-8")
         print(f"recorded {name}")
 
 

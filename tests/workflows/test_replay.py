@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -12,35 +14,53 @@ from temporalio.workflow import NondeterminismError
 
 from kickoff.converter import data_converter
 from kickoff.engine import Run
+from kickoff.worker import WORKFLOW_RUNNER
+from kickoff.workflows.onboarding import STATE_FIRST as STATE_FIRST_PATCH
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
-HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
+HERE = Path(__file__).parent.parent / "histories"
+QUEUED = sorted(HERE.glob("*.json"))
+"""Recorded by earlier releases: runs in flight on the queued path."""
+STATE_FIRST = sorted((HERE / "state_first").glob("*.json"))
+"""Recorded by this release: every run it starts takes the state-first path."""
+HISTORIES = QUEUED + STATE_FIRST
 
 
 def load(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
 
 
-def test_histories_cover_every_kind_of_run():
-    """The recordings include a full unbooked run, a booking, parking, a restart, a gated
+KINDS = {
+    "unbooked_to_inactive",
+    "calls_tasks_and_booking",
+    "park_until_and_resume",
+    "restart_while_running",
+    "pakkepilot_go_live",
+    "kundprocess_contact_clock",
+    "booked_then_no_show",
+    "booked_then_completed",
+}
+
+
+@pytest.mark.parametrize(
+    ("paths", "extra"),
+    [(QUEUED, set()), (STATE_FIRST, {"pakkepilot_quick_kickoff", "mail_after_relay_outage"})],
+    ids=["queued", "state-first"],
+)
+def test_histories_cover_every_kind_of_run(paths, extra):
+    """Both paths' recordings include a full unbooked run, a booking, parking, a restart, a gated
     business-day pipeline, a partnership run that continued as new at its 90-day reminder, and
-    booked runs that waited for their kick-off outcome (a no-show, a completed kick-off)."""
-    assert {p.stem for p in HISTORIES} >= {
-        "unbooked_to_inactive",
-        "calls_tasks_and_booking",
-        "park_until_and_resume",
-        "restart_while_running",
-        "pakkepilot_go_live",
-        "kundprocess_contact_clock",
-        "booked_then_no_show",
-        "booked_then_completed",
-    }
+    booked runs that waited for their kick-off outcome; the state-first ones also a kick-off
+    reported at once and a mail that fell back from its local try to a retried activity."""
+    assert {p.stem for p in paths} >= KINDS | extra
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_recorded_history_replays_without_nondeterminism(path):
     """Replaying a real run's history with the current code issues the same commands."""
-    replayer = Replayer(workflows=[OnboardingWorkflow], data_converter=data_converter)
+    replayer = Replayer(
+        workflows=[OnboardingWorkflow], data_converter=data_converter, workflow_runner=WORKFLOW_RUNNER
+    )
     result = await replayer.replay_workflow(load(path))
     assert result.replay_failure is None
 
@@ -63,3 +83,25 @@ async def test_a_change_that_reorders_commands_is_caught(monkeypatch):
     )
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(load(HISTORIES[0]))
+
+
+def _patches(path: Path) -> set[str]:
+    """The patch ids a recorded history's markers carry."""
+    found = set()
+    for event in json.loads(path.read_text(encoding="utf-8"))["events"]:
+        marker = event.get("markerRecordedEventAttributes", {})
+        if marker.get("markerName") == "core_patch":
+            [payload] = marker["details"]["patch-data"]["payloads"]
+            found.add(json.loads(base64.b64decode(payload["data"]))["id"])
+    return found
+
+
+@pytest.mark.parametrize(
+    ("paths", "marked"), [(QUEUED, False), (STATE_FIRST, True)], ids=["queued", "state-first"]
+)
+def test_each_recording_takes_the_path_its_folder_says(paths, marked):
+    """State-first recordings carry the state-first patch marker; the older ones do not, so
+    replaying them exercises the queued path that runs in flight take."""
+    assert paths
+    for path in paths:
+        assert (STATE_FIRST_PATCH in _patches(path)) is marked, path.name

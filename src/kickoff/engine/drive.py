@@ -27,9 +27,15 @@ def flush_mail(run: Run, now: datetime, send: Send = delivered) -> list[Mail]:
     """Perform the run's queued work as the workflow does; returns the mail that went out."""
     sent: list[Mail] = []
     while run.queue and run.restart is None:
-        work = run.queue.pop(0)
-        if run.superseded(work) or run.perform(work):
-            continue
+        if run.state_first:
+            found = run.next_mail(now)
+            if found is None:
+                break
+            work = found
+        else:
+            work = run.queue.pop(0)
+            if run.superseded(work) or run.perform(work):
+                continue
         mail = describe_mail(run.state, run.pipeline, work)
         result = send(mail)
         if result is None:

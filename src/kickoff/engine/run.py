@@ -164,10 +164,9 @@ class Run:
         self._last_entry = self._transition
         self.note(at, "stage_entered", stage.label)
         visit = self.visit()
-        # Work of earlier visits is dropped: the run has moved on.
-        if self.state_first:
-            self.queue = [work for work in self.queue if not self.superseded(work)]
-        else:
+        if not self.state_first:
+            # Work of earlier visits is dropped: the run has moved on. (State first, only mail
+            # is queued; next_mail drops what no longer applies, and says so.)
             self.queue = [work for work in self.queue if work.visit == visit or work.run_wide]
         self._perform_all(
             Work(action, visit, f"enter-{index}", at, event, transition=self._transition)
@@ -326,6 +325,22 @@ class Run:
             self.restart = outcome.restart
             return state.cycle + 1
         return state.cycle
+
+    def next_mail(self, now: datetime) -> Work | None:
+        """State first: the next queued mail to send. Mail the run no longer owes (it moved on
+        since) is dropped with a timeline entry; mail for modules the contract lacks, silently."""
+        if self.restart is not None:
+            self.queue.clear()  # the cycle ends: nothing it queued goes out any more
+            return None
+        while self.queue:
+            work = self.queue.pop(0)
+            if self.perform(work):
+                continue
+            if not self.superseded(work):
+                return work
+            action = work.action
+            self.mail_cancelled(action.mail.template if action.mail else "notify", now)
+        return None
 
     def request_restart(self, restart: RestartInput) -> int:
         self.restart = restart

@@ -104,6 +104,7 @@ class OnboardingWorkflow:
                 await self._settle()
                 # An event may have arrived while the handlers drained: it queued work.
                 if not run.queue and run.restart is None:
+                    self._drop_timer()
                     carried = compact(run.state, workflow.now()) if self._state_first else run.state
                     workflow.continue_as_new(input.model_copy(update={"carried_state": carried}))
                 continue
@@ -154,6 +155,9 @@ class OnboardingWorkflow:
 
     async def _continue_as_restart(self, input: OnboardingInput, restart: RestartInput) -> None:
         await self._settle()
+        # A timer left running would outlive the run on the time-skipping test server and hold
+        # its clock still (a real server drops it): cancel it, as older runs' timers were.
+        self._drop_timer()
         summary = self._run.cycle_summary(workflow.info().run_id, workflow.now(), restart.reason)
         state = self._run.state
         workflow.continue_as_new(
@@ -222,9 +226,10 @@ class OnboardingWorkflow:
         run = self._run
         while True:
             await workflow.wait_condition(lambda: bool(run.queue))
-            work = run.queue.pop(0)
-            if run.superseded(work) or run.perform(work):
-                continue  # left behind by a move or a restart, or for modules the contract lacks
+            work = run.next_mail(workflow.now())
+            if work is None:
+                self._wake = True  # a dropped mail is on the timeline now
+                continue
             self._in_flight += 1
             try:
                 await self._mailer.deliver(work)
