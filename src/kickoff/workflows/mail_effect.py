@@ -66,6 +66,44 @@ class Mailer:
     def __init__(self, run: Run, changed: Callable[[], None]) -> None:
         self._run = run
         self._changed = changed
+        self.in_flight = 0
+        self.broken: Exception | None = None
+        """A bug in sending (not a mail that failed: those are recorded), for the run loop."""
+
+    def pending(self) -> bool:
+        return bool(self._run.queue) or self.in_flight > 0
+
+    async def send_in_order(self) -> None:
+        """State first, as a task of its own: the run's mail one at a time, in the order owed."""
+        run = self._run
+        while True:
+            await workflow.wait_condition(lambda: bool(run.queue))
+            work = run.next_mail(workflow.now())
+            if work is None:
+                self._changed()  # a dropped mail is on the timeline now
+                continue
+            self.in_flight += 1
+            try:
+                await self.deliver(work)
+            except Exception as err:
+                # Leave it to the run loop to fail the workflow task (Temporal retries it),
+                # instead of losing this task silently.
+                self.broken = err
+                return
+            finally:
+                self.in_flight -= 1
+                self._changed()
+
+    async def perform_queued(self, publish: Callable[[], None]) -> None:
+        """Runs started earlier: every queued action in order, each mail awaited in turn."""
+        run = self._run
+        while run.queue and run.restart is None:
+            run.state.pending_actions = len(run.queue)
+            work = run.queue.pop(0)
+            if (work.visit == run.visit() or work.run_wide) and not run.perform(work):
+                await self.send_queued(describe_mail(run.state, run.pipeline, work))
+            publish()
+        run.state.pending_actions = 0
 
     async def deliver(self, work: Work) -> None:
         """State-first runs: a local try, then an ordinary activity if SMTP did not take it."""

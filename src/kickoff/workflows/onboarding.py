@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import NoReturn
 
 from temporalio import workflow
@@ -43,10 +42,11 @@ with workflow.unsafe.imports_passed_through():
         RestartInput,
         TickInput,
     )
-    from kickoff.engine import Refusal, Run, describe_mail, rules
+    from kickoff.engine import Refusal, Run, rules
     from kickoff.engine.archive import compact
     from kickoff.workflows.mail_effect import Mailer
     from kickoff.workflows.publishing import Publisher, queued_entered
+    from kickoff.workflows.sleeping import Sleeper
 
 STATE_FIRST = "state-first"
 """Patch id: state actions at once, mail in its own task, kept timers, one upsert per task."""
@@ -65,9 +65,7 @@ class OnboardingWorkflow:
         # marker existed replay (and go on) the queued way for the rest of their run.
         self._state_first = workflow.patched(STATE_FIRST)
         self._wake = False
-        self._in_flight = 0
-        self._timer: asyncio.Task[None] | None = None
-        self._timer_due = workflow.now()
+        self._sleeper = Sleeper(self._state_first, lambda: self._wake)
         # SDK metrics are not emitted while a history replays, so counts stay true.
         self._transitions = workflow.metric_meter().create_counter(
             "kickoff_stage_transitions", "Stage entries, by pipeline and stage"
@@ -76,7 +74,6 @@ class OnboardingWorkflow:
         self._publisher = Publisher(self._run, workflow.info().typed_search_attributes)
         self._mailer = Mailer(self._run, self._changed)
         self._mail_task: asyncio.Task[None] | None = None
-        self._broken: Exception | None = None
 
     def _entered(self, run: Run, stage: str) -> None:
         self._transitions.add(1, {"pipeline": run.pipeline.id, "stage": stage})
@@ -89,13 +86,13 @@ class OnboardingWorkflow:
     async def run(self, input: OnboardingInput) -> OnboardingState:
         run = self._run
         if self._state_first:
-            self._mail_task = asyncio.create_task(self._send_mail_in_order())
+            self._mail_task = asyncio.create_task(self._mailer.send_in_order())
         else:
             self._publisher.queued_started(fresh=input.carried_state is None)
             self._publish()
         while True:
             if not self._state_first:
-                await self._perform_queued()
+                await self._mailer.perform_queued(self._publish)
             if run.restart is not None:
                 await self._continue_as_restart(input, run.restart)
             if run.finished():
@@ -104,7 +101,7 @@ class OnboardingWorkflow:
                 await self._settle()
                 # An event may have arrived while the handlers drained: it queued work.
                 if not run.queue and run.restart is None:
-                    self._drop_timer()
+                    self._sleeper.drop()
                     carried = compact(run.state, workflow.now()) if self._state_first else run.state
                     workflow.continue_as_new(input.model_copy(update={"carried_state": carried}))
                 continue
@@ -114,50 +111,19 @@ class OnboardingWorkflow:
                 self._publish()
                 self._wake = False
             if step is None or due is None:
-                self._drop_timer()
+                self._sleeper.drop()
                 await workflow.wait_condition(lambda: self._wake)
                 continue
-            if await self._until(due, step.summary):
+            if await self._sleeper.until(due, step.summary):
                 run.fire(step, due, workflow.now())
-        self._drop_timer()
+        self._sleeper.drop()
         await self._close(input)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return run.state
 
-    async def _until(self, due: datetime, summary: str) -> bool:
-        """Sleep until ``due`` or an event; True when the step's moment has come."""
-        delay = due - workflow.now()
-        if delay <= timedelta(0):
-            return True
-        if not self._state_first:
-            try:
-                await workflow.wait_condition(lambda: self._wake, timeout=delay, timeout_summary=summary)
-                return False  # an event arrived first: re-plan from the new state
-            except TimeoutError:
-                # The timer and an event can land in the same activation: if an event
-                # came too, re-plan, as the step may belong to a stage left.
-                return not self._wake
-        if self._timer is None or self._timer_due != due:
-            # The plan changed (or there was no timer): one timer for the new moment.
-            self._drop_timer()
-            self._timer, self._timer_due = asyncio.create_task(workflow.sleep(delay, summary=summary)), due
-        timer = self._timer
-        await workflow.wait_condition(lambda: self._wake or timer.done())
-        if timer.done() and not self._wake:
-            self._timer = None
-            return True
-        return False
-
-    def _drop_timer(self) -> None:
-        if self._timer is not None and not self._timer.done():
-            self._timer.cancel()
-        self._timer = None
-
     async def _continue_as_restart(self, input: OnboardingInput, restart: RestartInput) -> None:
         await self._settle()
-        # A timer left running would outlive the run on the time-skipping test server and hold
-        # its clock still (a real server drops it): cancel it, as older runs' timers were.
-        self._drop_timer()
+        self._sleeper.drop()
         summary = self._run.cycle_summary(workflow.info().run_id, workflow.now(), restart.reason)
         state = self._run.state
         workflow.continue_as_new(
@@ -184,7 +150,7 @@ class OnboardingWorkflow:
     async def _settle(self) -> None:
         """Until no handler runs and (state first) no mail is queued or in flight."""
         await self._idle_until(
-            lambda: workflow.all_handlers_finished() and not (self._state_first and self._mail_pending())
+            lambda: workflow.all_handlers_finished() and not (self._state_first and self._mailer.pending())
         )
 
     async def _close(self, input: OnboardingInput) -> None:
@@ -197,7 +163,7 @@ class OnboardingWorkflow:
         await self._idle_until(
             lambda: (
                 run.restart is not None
-                or (not run.state.open_tasks() and not (self._state_first and self._mail_pending()))
+                or (not run.state.open_tasks() and not (self._state_first and self._mailer.pending()))
             )
         )
         if run.restart is not None:
@@ -218,46 +184,11 @@ class OnboardingWorkflow:
 
     # ------------------------------------------------------------------ mail
 
-    def _mail_pending(self) -> bool:
-        return bool(self._run.queue) or self._in_flight > 0
-
-    async def _send_mail_in_order(self) -> None:
-        """State first: the run's mail, one at a time, in the order it was owed."""
-        run = self._run
-        while True:
-            await workflow.wait_condition(lambda: bool(run.queue))
-            work = run.next_mail(workflow.now())
-            if work is None:
-                self._wake = True  # a dropped mail is on the timeline now
-                continue
-            self._in_flight += 1
-            try:
-                await self._mailer.deliver(work)
-            except Exception as err:
-                # A bug, not a mail failure (those are recorded): fail the workflow task from
-                # the run loop, so Temporal retries it, instead of losing this task silently.
-                self._broken = err
-                return
-            finally:
-                self._in_flight -= 1
-                self._changed()
-
-    async def _perform_queued(self) -> None:
-        """Runs started earlier: every queued action in order, each mail awaited in turn."""
-        run = self._run
-        while run.queue and run.restart is None:
-            run.state.pending_actions = len(run.queue)
-            work = run.queue.pop(0)
-            if (work.visit == run.visit() or work.run_wide) and not run.perform(work):
-                await self._mailer.send_queued(describe_mail(run.state, run.pipeline, work))
-            self._publish()
-        run.state.pending_actions = 0
-
     def _check(self) -> None:
-        if self._broken is not None:
+        if self._mailer.broken is not None:
             # Not a failure type of Temporal's (that would fail the onboarding for good): the
             # workflow task fails and is retried, as after any bug in a deployed worker.
-            raise RuntimeError("the run's mail task stopped") from self._broken
+            raise RuntimeError("the run's mail task stopped") from self._mailer.broken
 
     def _changed(self) -> None:
         """State changed outside the run loop (a mail's outcome): publish it."""
@@ -269,7 +200,7 @@ class OnboardingWorkflow:
     def _publish(self) -> None:
         if self._state_first:
             self._check()
-            self._run.state.pending_actions = len(self._run.queue) + self._in_flight
+            self._run.state.pending_actions = len(self._run.queue) + self._mailer.in_flight
             self._publisher.flush()
         else:
             self._publisher.queued_publish()
