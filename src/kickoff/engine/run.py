@@ -17,7 +17,6 @@ Two ways to perform a stage's actions, chosen per run by the workflow:
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,23 +26,17 @@ from kickoff.domain import (
     AmendInput,
     ChecklistItemState,
     CycleSummary,
-    EmailRecord,
     EventInput,
     KickoffOutcome,
     OnboardingInput,
     OnboardingState,
     OutcomeInput,
     RestartInput,
-    SendMailResult,
     StageVisit,
-    Task,
-    TaskResolution,
-    TaskSide,
     TickInput,
-    TimelineEntry,
-    task_id,
 )
 from kickoff.engine import plan
+from kickoff.engine.bookkeeping import Bookkeeping
 from kickoff.engine.messages import Work
 from kickoff.engine.rules import awaits_outcome, is_finished, payload_of, text
 from kickoff.pipelines.model import Deadline, EntryKind, Pipeline, Step
@@ -54,7 +47,7 @@ EnterHook = Callable[["Run", str], None]
 
 
 @dataclass
-class Run:
+class Run(Bookkeeping):
     pipeline: Pipeline
     state: OnboardingState
     state_first: bool = True
@@ -378,79 +371,6 @@ class Run:
             ended_at=now,
             restart_reason=reason,
             visits=[*visits[:-1], *(v.model_copy(update={"left_at": now}) for v in visits[-1:])],
-        )
-
-    # ------------------------------------------------------------------ mail
-
-    def mail_sent(
-        self, work: Work, name: str, to: str, language: str, result: SendMailResult, now: datetime
-    ) -> None:
-        self.state.emails.append(
-            EmailRecord(
-                template=name,
-                to=to,
-                sent_at=max(work.at, now),
-                message_id=result.message_id,
-                language=language,
-            )
-        )
-        self.note(now, "mail_sent", name)
-
-    def mail_failed(self, name: str, recipient: str, reason: str, now: datetime) -> None:
-        """A mail that may not have arrived: staff must see it, even once the run has closed."""
-        self.note(now, "mail_failed", f"{name}: {reason}")
-        self.add_task(
-            "todo",
-            f"Mail '{name}' may not have reached {recipient}: check and contact them",
-            None,
-            now,
-            now,
-            blocks_completion=True,
-        )
-
-    def mail_cancelled(self, name: str, now: datetime) -> None:
-        self.note(now, "mail_cancelled", f"{name}: the run moved on")
-
-    # ----------------------------------------------------------- bookkeeping
-
-    def add_task(
-        self,
-        kind: str,
-        title: str,
-        role: str | None,
-        due: datetime,
-        at: datetime,
-        *,
-        owner: TaskSide = "vendor",
-        blocks_completion: bool = False,
-    ) -> None:
-        state = self.state
-        state.task_counter += 1
-        state.tasks.append(
-            Task(
-                id=task_id(state.id, state.cycle, state.task_counter),
-                kind=kind,
-                title=title,
-                owner=owner,
-                owner_role=role,
-                due_at=due,
-                stage=state.stage,
-                created_at=at,
-                blocks_completion=blocks_completion,
-            )
-        )
-        self.note(at, "task_created", title)
-
-    def finish_task(self, task: Task, at: datetime, how: TaskResolution) -> None:
-        task.status = "done"
-        task.done_at = at
-        task.resolution = how
-        self.note(at, "task_done", task.title)
-
-    def note(self, at: datetime, event: str, detail: str = "") -> None:
-        """A timeline entry, kept in time order (a mail's "sent" can come after later-dated work)."""
-        bisect.insort(
-            self.state.timeline, TimelineEntry(at=at, event=event, detail=detail), key=lambda e: e.at
         )
 
     def _set_anchor(self, name: str, value: str | None) -> None:
