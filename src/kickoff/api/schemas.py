@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from kickoff.domain import (
+    ArchivedHistory,
     ChecklistItemState,
     Customer,
     CycleSummary,
@@ -81,6 +82,8 @@ class OnboardingPublic(BaseModel):
     awaiting_outcome: bool
     """Booked: waiting in its goal stage for staff to record how the kick-off went."""
     kickoff_outcome: KickoffOutcome | None
+    archived: ArchivedHistory | None = None
+    """A long-lived run's oldest timeline entries, finished tasks and mails, as counts."""
 
 
 class OnboardingSummary(BaseModel):

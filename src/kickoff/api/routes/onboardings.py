@@ -66,6 +66,7 @@ def _public(state: OnboardingState) -> OnboardingPublic:
         visits=state.visits,
         awaiting_outcome=state.awaiting_outcome,
         kickoff_outcome=state.kickoff_outcome,
+        archived=state.archived,
     )
 
 
