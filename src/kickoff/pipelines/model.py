@@ -35,7 +35,6 @@ from kickoff.pipelines.actions import (
     TaskSpec,
 )
 
-_Strict = StrictModel
 SLUG = re.compile(r"^[a-z][a-z0-9_-]*$")
 """What a stage id looks like (other ids are checked by the loader)."""
 
@@ -59,7 +58,7 @@ __all__ = [
 ]
 
 
-class Stage(_Strict):
+class Stage(StrictModel):
     id: Slug
     label: str = Field(min_length=1)
     on_enter: tuple[Action, ...] = ()
@@ -80,7 +79,7 @@ class Stage(_Strict):
 FieldType = Literal["text", "date", "datetime", "choice", "number", "boolean"]
 
 
-class PayloadField(_Strict):
+class PayloadField(StrictModel):
     """One field of an event's payload, checked before the event reaches the run."""
 
     type: FieldType = "text"
@@ -92,7 +91,7 @@ class PayloadField(_Strict):
     """A date or datetime that reports something done ("kick-off held at"): not in the future."""
 
 
-class Event(_Strict):
+class Event(StrictModel):
     """Something staff or a system reports; may move the run to another stage."""
 
     _wire_keeps: ClassVar[frozenset[str]] = frozenset({"payload"})
@@ -125,31 +124,31 @@ class Event(_Strict):
     """Timeline text per ``outcome`` in the payload."""
 
 
-class MailTemplate(_Strict):
+class MailTemplate(StrictModel):
     subject: str = Field(min_length=1)
     body: str = Field(min_length=1)
 
 
-class Team(_Strict):
+class Team(StrictModel):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     name: str | None = None
 
 
-class ChecklistItem(_Strict):
+class ChecklistItem(StrictModel):
     id: Slug
     label: str = Field(min_length=1)
     owner: Side = "vendor"
     modules: tuple[Slug, ...] | None = None
 
 
-class Checklist(_Strict):
+class Checklist(StrictModel):
     """Items staff tick (``POST /onboardings/{id}/checklist/{item}``); a stage may require them."""
 
     label: str = Field(min_length=1)
     items: tuple[ChecklistItem, ...] = Field(min_length=1)
 
 
-class Module(_Strict):
+class Module(StrictModel):
     """A part of the product a contract may include; actions and items can be limited to it."""
 
     label: str = Field(min_length=1)
@@ -162,12 +161,12 @@ class Module(_Strict):
         return self.labels.get(language, self.label)
 
 
-class Restart(_Strict):
+class Restart(StrictModel):
     stage: Slug
     reasons: tuple[Slug, ...] = ("no_show", "rescheduled")
 
 
-class KickoffOutcomeSpec(_Strict):
+class KickoffOutcomeSpec(StrictModel):
     """A booked run does not complete at once: it waits in ``awaited_in`` (a goal stage, where
     nothing is sent any more) until staff record how the kick-off went. ``completed`` needs a
     segment and the responsible advisor; ``no_show`` and ``rescheduled`` restart onboarding.
@@ -179,7 +178,7 @@ class KickoffOutcomeSpec(_Strict):
     task: TaskSpec
 
 
-class Calendar(_Strict):
+class Calendar(StrictModel):
     """Which days are business days: Monday to Friday, less the country's public holidays."""
 
     country: str = Field(pattern=r"^[A-Z]{2}$")
@@ -201,7 +200,7 @@ class Calendar(_Strict):
         return value
 
 
-class Pipeline(_Strict):
+class Pipeline(StrictModel):
     """One onboarding process."""
 
     id: Slug
@@ -262,7 +261,7 @@ class Pipeline(_Strict):
         return self.default_language, versions[self.default_language]
 
 
-class PipelineFile(_Strict):
+class PipelineFile(StrictModel):
     """The whole ``pipelines.yaml``: a mapping from pipeline id to its definition."""
 
     pipelines: dict[Slug, Pipeline] = Field(min_length=1)
