@@ -18,11 +18,11 @@ from kickoff.domain import ArchivedHistory, OnboardingState
 
 T = TypeVar("T")
 
-KEEP_RECENT = timedelta(days=180)
+KEEP_RECENT = timedelta(days=365)
 """History younger than this is always kept (within the caps below)."""
-MAX_TIMELINE = 80
-MAX_DONE_TASKS = 25
-MAX_EMAILS = 25
+MAX_TIMELINE = 120
+MAX_DONE_TASKS = 30
+MAX_EMAILS = 30
 
 
 def compact(state: OnboardingState, now: datetime) -> OnboardingState:
