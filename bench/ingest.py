@@ -29,9 +29,10 @@ from pathlib import Path
 from temporalio.client import Client
 
 from kickoff.devstack import DevServerPorts, dev_server_command, wait_for_port
-from kickoff.domain import Contract, OnboardingInput
+from kickoff.domain import Contract
 from kickoff.mailcatcher import MailCatcher, free_port
 from kickoff.pipelines import load_pipelines
+from kickoff.service import OnboardingService
 from kickoff.temporal import connect_when_ready, ensure_search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,9 +49,8 @@ def cpu_seconds(pid: int) -> float:
 async def start_onboardings(
     client: Client, queue: str, count: int, rate: float, delivery_days: int = -1
 ) -> list[str]:
-    catalog = load_pipelines(ROOT / "pipelines.yaml")
-    pipeline = catalog.pipelines["assist-se"]
-    version = catalog.version("assist-se")
+    # Started as the API starts them (the service: search attributes, summary, reuse policy).
+    service = OnboardingService(client, load_pipelines(ROOT / "pipelines.yaml"), queue)
     delivery = (datetime.now(UTC) + timedelta(days=delivery_days)).date()
     ids: list[str] = []
     loop = asyncio.get_running_loop()
@@ -67,11 +67,7 @@ async def start_onboardings(
                 "language": "sv",
             }
         )
-        oid = f"SE-{contract.contract_id}"
-        inp = OnboardingInput(
-            onboarding_id=oid, contract=contract, pipeline=pipeline, pipeline_version=version
-        )
-        await client.start_workflow("Onboarding", inp, id=oid, task_queue=queue)
+        oid = (await service.start(contract)).onboarding_id
         ids.append(oid)
         # A steady stream, not a burst: the n-th start waits for its moment.
         await asyncio.sleep(max(0.0, began + (n + 1) / rate - loop.time()))
@@ -101,17 +97,26 @@ async def quiet(client: Client, ids: list[str], within: float) -> None:
             await asyncio.sleep(0.05)
 
 
-def top_frames(raw: Path, limit: int = 15) -> list[tuple[float, str]]:
-    """Inclusive share of samples per function, from py-spy's collapsed-stack output."""
+IDLE_LEAVES = ("_worker (concurrent/futures/thread.py", "EpollSelector.select", "select (selectors.py")
+"""Leaf frames of threads that only wait (py-spy samples them as busy)."""
+PLUMBING = ("threading.py", "runpy", "asyncio/", "concurrent/futures", "importlib._bootstrap", "worker.py:")
+"""Frames every sample passes through: not where the time goes."""
+
+
+def top_frames(raw: Path, limit: int = 20) -> list[tuple[float, str]]:
+    """Inclusive share of the worker's busy samples per function, from py-spy's raw output."""
     inclusive: collections.Counter[str] = collections.Counter()
-    total = 0
+    busy = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        samples = int(count)
-        total += samples
-        for frame in set(stack.split(";")):
-            inclusive[frame.split(" (")[0]] += samples
-    return [(100 * n / total, frame) for frame, n in inclusive.most_common(limit)] if total else []
+        frames = stack.split(";")
+        if frames[-1].startswith(IDLE_LEAVES):
+            continue
+        busy += int(count)
+        for frame in set(frames):
+            if not any(part in frame for part in PLUMBING):
+                inclusive[frame] += int(count)
+    return [(100 * n / busy, frame) for frame, n in inclusive.most_common(limit)] if busy else []
 
 
 async def run(
@@ -188,7 +193,7 @@ async def run(
         if spy is not None:
             spy.send_signal(2)
             spy.wait(timeout=30)
-            print("\nworker profile (inclusive share of samples):")
+            print("\nworker profile (inclusive share of its busy samples):")
             for share, frame in top_frames(raw):
                 print(f"  {share:5.1f} %  {frame}")
     finally:
