@@ -1050,3 +1050,23 @@ def test_a_module_label_in_a_language_the_pipeline_does_not_offer_is_refused() -
     assert problem.pipeline == PP
     assert problem.line == line_of(text, "labels: {sv: lager}", PP)
     assert problem.message == "language 'sv' is not among languages ['nb', 'en']"
+
+
+def test_a_business_day_due_date_of_the_kickoff_outcome_task_needs_a_calendar() -> None:
+    """assist-se has no calendar: the outcome task's due date in business days is refused, as
+    any other business-day offset is (it was let through)."""
+    text = edit(
+        "due: {anchor: meeting_at, days: 1,",
+        "due: {anchor: meeting_at, days: 1, unit: business_days,",
+        "assist-se",
+    )
+    [problem] = [p for p in problems_of(text) if "need a calendar" in p.message]
+    assert (problem.pipeline, problem.path) == ("assist-se", "calendar")
+
+
+def test_two_anchors_an_event_may_not_set_are_reported_in_file_order_every_time() -> None:
+    """stamps naming signed_at and delivery_start: two problems, signed_at's first (the order no
+    longer depends on the interpreter's hash seed)."""
+    text = edit("stamps: [kickoff_held]", "stamps: [kickoff_held, signed_at, delivery_start]", PP)
+    messages = [p.message for p in problems_of(text) if "comes from the contract" in p.message]
+    assert [m.split("'")[1] for m in messages] == ["signed_at", "delivery_start"]

@@ -13,8 +13,8 @@ def check_event_anchors(ctx: Context) -> Problems:
     """An event sets only anchors of its own, advances only those, and ``past`` marks only dates."""
     for name, event in ctx.pipeline.events.items():
         eloc = ctx.loc("events", name)
-        # Iterates a set, as the loader always has: two such anchors of one event come in hash order.
-        for anchor in {*event.stamps, *event.anchors}:
+        # In file order (stamps, then anchors), each once: the same report on every run.
+        for anchor in dict.fromkeys([*event.stamps, *event.anchors]):
             if anchor in FIXED_ANCHORS or anchor.startswith(("entered:", "contract:")):
                 yield (
                     (*eloc, "stamps" if anchor in event.stamps else "anchors"),

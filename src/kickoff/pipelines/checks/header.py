@@ -56,7 +56,7 @@ def _check_calendar(ctx: Context, calendar: Calendar) -> Problems:
     """The ``holidays`` package knows the country (and subdivision), and its categories."""
     try:
         public_holidays(calendar.country, calendar.subdivision, ("public",))
-    except NotImplementedError:
+    except (NotImplementedError, ValueError):
         yield (
             ctx.loc("calendar", "country"),
             f"no public-holiday calendar for country {calendar.country!r}"
@@ -79,3 +79,5 @@ def _offsets(p: Pipeline) -> Iterator[Moment | Due]:
         *(action for event in p.events.values() for action in event.do),
     ]
     yield from (action.task.due for action in actions if action.task)
+    if p.kickoff_outcome is not None:
+        yield p.kickoff_outcome.task.due
