@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -148,6 +148,11 @@ async def end_run(client: Client, workflow_id: str) -> None:
     progress when its run was terminated: every later test on that server would then hang.
     A query is answered only after that task, so it is the wait."""
     handle = client.get_workflow_handle(workflow_id)
+    # Only a running run is queried: a query to a closed run waits for a worker to replay
+    # it, and one left unanswered (the test's worker is gone) holds that clock locked too.
+    with contextlib.suppress(RPCError):
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+            return
     with contextlib.suppress(RPCError, WorkflowQueryFailedError):
         await handle.query(OnboardingWorkflow.state, rpc_timeout=timedelta(seconds=10))
     with contextlib.suppress(RPCError):  # finished already

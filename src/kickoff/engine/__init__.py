@@ -2,8 +2,8 @@
 
 Nothing here imports ``temporalio``, reads a clock or performs I/O: the workflow
 in ``kickoff.workflows`` is a thin shell that feeds it time and events and
-performs the mail it leaves in its queue. Unit tests and the simulator drive
-the same core with a plain clock.
+performs the mail it leaves in its queue. Unit tests drive the same core with a
+plain clock (``engine.drive``).
 """
 
 from kickoff.engine.messages import Mail, Work, describe_mail

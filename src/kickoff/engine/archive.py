@@ -40,6 +40,7 @@ def compact(state: OnboardingState, now: datetime) -> OnboardingState:
     if not keep_from and not old_done and not old_emails:
         return state
     archived = state.archived or ArchivedHistory(before=cutoff)
+    archived_mail = {id(mail) for mail in old_emails}
     summary = Counter(archived.timeline)
     summary.update(entry.event for entry in timeline[:keep_from])
     kept_from = timeline[keep_from].at if keep_from < len(timeline) else now
@@ -47,7 +48,7 @@ def compact(state: OnboardingState, now: datetime) -> OnboardingState:
         update={
             "timeline": timeline[keep_from:],
             "tasks": [task for task in state.tasks if task.id not in old_done],
-            "emails": [mail for mail in state.emails if id(mail) not in {id(m) for m in old_emails}],
+            "emails": [mail for mail in state.emails if id(mail) not in archived_mail],
             "archived": ArchivedHistory(
                 before=max(archived.before, min(kept_from, cutoff)),
                 timeline=dict(summary),

@@ -1,7 +1,7 @@
 """What a mail action sends: recipient, template, language, Message-ID and template context.
 
 Pure: the workflow hands the description to the ``send_mail`` activity, and the
-simulator prints it. The Message-ID is the idempotency key the activity
+unit tests read it. The Message-ID is the idempotency key the activity
 deduplicates on, so it must be the same on every retry and replay of one action.
 """
 
@@ -51,6 +51,11 @@ class Mail:
         return self.work.action.describe()
 
 
+def mail_name(action: Action) -> str:
+    """What a mail is known by on the timeline and in summaries: its template, or ``notify``."""
+    return action.mail.template if action.mail is not None else "notify"
+
+
 def message_id(state: OnboardingState, pipeline: Pipeline, work: Work) -> str:
     """Stable per (onboarding, cycle, stage visit, step): every retry of this action
     carries the same Message-ID, which the activity deduplicates on."""
@@ -63,15 +68,15 @@ def describe_mail(state: OnboardingState, pipeline: Pipeline, work: Work) -> Mai
     """The mail a ``mail`` or ``notify`` action sends, in the contract's language if offered."""
     action = work.action
     contract = state.contract
+    name = mail_name(action)
     if action.mail is not None:
         spec = action.mail
-        name = spec.template
         language, template = pipeline.template_for(spec.template, spec.language or contract.language)
         subject, body = template.subject, template.body
         recipient: Recipient = spec.to
     else:
         assert action.notify is not None, f"{action.kind} action sends no mail"
-        name, language, recipient = "notify", pipeline.default_language, "team"
+        language, recipient = pipeline.default_language, "team"
         subject, body = action.notify.subject, action.notify.text
     to = contract.main_user.email if recipient == "main_user" else pipeline.team.email
     return Mail(

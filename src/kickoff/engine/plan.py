@@ -1,8 +1,8 @@
 """Planning: which steps a run still owes, from which anchor, and when each is due.
 
 Pure functions of a run's state, its pipeline snapshot and a clock passed in:
-the workflow asks them what to sleep until, the simulator and the unit tests ask
-them the same questions without a Temporal server.
+the workflow asks them what to sleep until, the unit tests ask them the same
+questions without a Temporal server.
 """
 
 from __future__ import annotations

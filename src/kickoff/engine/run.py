@@ -37,7 +37,7 @@ from kickoff.domain import (
 )
 from kickoff.engine import plan
 from kickoff.engine.bookkeeping import Bookkeeping
-from kickoff.engine.messages import Work
+from kickoff.engine.messages import Work, mail_name
 from kickoff.engine.rules import awaits_outcome, is_finished, payload_of, text
 from kickoff.pipelines.model import Deadline, EntryKind, Pipeline, Step
 from kickoff.pipelines.payload import JsonScalar
@@ -320,24 +320,23 @@ class Run(Bookkeeping):
         return state.cycle
 
     def next_mail(self, now: datetime) -> Work | None:
-        """State first: the next queued mail to send. Mail the run no longer owes (it moved on
-        since) is dropped with a timeline entry; mail for modules the contract lacks, silently."""
-        if self.restart is not None:
-            self.queue.clear()  # the cycle ends: nothing it queued goes out any more
-            return None
+        """State first: the next queued mail to send. Mail the run no longer owes (it moved on,
+        or is restarting) is dropped with a timeline entry; mail for modules the contract lacks
+        silently (it never applied)."""
         while self.queue:
             work = self.queue.pop(0)
             if self.perform(work):
                 continue
             if not self.superseded(work):
                 return work
-            action = work.action
-            self.mail_cancelled(action.mail.template if action.mail else "notify", now)
+            self.mail_cancelled(mail_name(work.action), now)
         return None
 
     def request_restart(self, restart: RestartInput) -> int:
         self.restart = restart
-        self.queue.clear()  # the old cycle's pending work ends here (an in-flight mail is cancelled)
+        if not self.state_first:
+            self.queue.clear()  # the old cycle's pending work ends here (an in-flight mail is cancelled)
+        # State first, next_mail drops the queued mail with a timeline entry each.
         return self.state.cycle + 1
 
     # ------------------------------------------------------------------ close

@@ -48,8 +48,8 @@ from kickoff.workflows.onboarding import OnboardingWorkflow
 
 CLOSING_WAIT = timedelta(seconds=15)
 OUTCOME_SETTLE = timedelta(seconds=5)
-"""How long an accepted kick-off outcome is waited on before answering (the run may first
-finish a closing mail that SMTP is slow to take; the outcome is applied after it regardless)."""
+"""How long an accepted kick-off outcome is waited on before answering (a run started before
+the state-first release applies it only after its closing mail, which SMTP may be slow to take)."""
 log = structlog.get_logger(__name__)
 
 

@@ -29,13 +29,14 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from kickoff.domain import SendMailResult
     from kickoff.engine import Mail, Run, Work, describe_mail
+    from kickoff.engine.messages import mail_name
 
-NON_RETRYABLE = ["TemplateError", "MailDeliveryUnknown"]
+NON_RETRYABLE = ("TemplateError", "MailDeliveryUnknown")
 MAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=NON_RETRYABLE,
+    non_retryable_error_types=list(NON_RETRYABLE),
 )
 # An SMTP outage is retried for a day; after that a staff task replaces the mail.
 MAIL_GIVE_UP_AFTER = timedelta(days=1)
@@ -43,9 +44,11 @@ MAIL_GIVE_UP_AFTER = timedelta(days=1)
 MAIL_ATTEMPT_TIMEOUT = timedelta(minutes=2)
 # The activity heartbeats every second: a dead worker's attempt is retried after this.
 MAIL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
-# The local first try is one attempt, while the workflow task stays open: room for a slow
-# relay (the SMTP timeout is 20 s), not for an outage, which the ordinary activity rides out.
-MAIL_LOCAL_ATTEMPT_TIMEOUT = timedelta(seconds=30)
+# The local first try is one short attempt: the workflow task stays open while it runs, and
+# queries (the API waits 5 s) and staff actions wait for it. A relay slower than this gets
+# the mail from the ordinary activity, which rides out slowness and outages alike (the
+# ledger makes the handover safe: a mail the local try delivered is never sent again).
+MAIL_LOCAL_ATTEMPT_TIMEOUT = timedelta(seconds=3)
 MAIL_LOCAL_RETRY = RetryPolicy(maximum_attempts=1)
 
 WAIT_FOR_CANCELLED_MAIL = "wait-for-cancelled-mail"
@@ -76,23 +79,24 @@ class Mailer:
     async def send_in_order(self) -> None:
         """State first, as a task of its own: the run's mail one at a time, in the order owed."""
         run = self._run
-        while True:
-            await workflow.wait_condition(lambda: bool(run.queue))
-            work = run.next_mail(workflow.now())
-            if work is None:
-                self._changed()  # a dropped mail is on the timeline now
-                continue
-            self.in_flight += 1
-            try:
-                await self.deliver(work)
-            except Exception as err:
-                # Leave it to the run loop to fail the workflow task (Temporal retries it),
-                # instead of losing this task silently.
-                self.broken = err
-                return
-            finally:
-                self.in_flight -= 1
-                self._changed()
+        try:
+            while True:
+                await workflow.wait_condition(lambda: bool(run.queue))
+                work = run.next_mail(workflow.now())
+                if work is None:
+                    self._changed()  # a dropped mail is on the timeline now
+                    continue
+                self.in_flight += 1
+                try:
+                    await self.deliver(work)
+                finally:
+                    self.in_flight -= 1
+                    self._changed()
+        except Exception as err:
+            # A bug, not a mail that failed (those are recorded): the run loop fails the
+            # workflow task with it (Temporal retries), instead of this task ending silently.
+            self.broken = err
+            self._changed()
 
     async def perform_queued(self, publish: Callable[[], None]) -> None:
         """Runs started earlier: every queued action in order, each mail awaited in turn."""
@@ -118,7 +122,7 @@ class Mailer:
             summary=mail.summary,
         )
         outcome = await self._settle(first, work)
-        if isinstance(outcome, FailureError) and not _permanent(outcome):
+        if isinstance(outcome, FailureError) and not _permanent(outcome) and not self._run.superseded(work):
             # SMTP did not take it at once (down, slow, refusing for now): retried for a day.
             outcome = await self._settle(self._remote(mail, wait_for_cancelled=True), work, flag_slow=True)
         self._record(mail, outcome)
@@ -177,7 +181,7 @@ class Mailer:
 
     async def _wait_flagging_slow(self, settled: Callable[[], bool], work: Work) -> None:
         """Until ``settled``; a mail still not done after MAIL_SLOW_AFTER is counted for ops."""
-        name = describe_name(work)
+        name = mail_name(work.action)
         try:
             await workflow.wait_condition(
                 settled,
@@ -205,12 +209,6 @@ class Mailer:
             self._run.mail_failed(mail.name, mail.recipient, reason, now)
         else:
             self._run.mail_sent(mail.work, mail.name, mail.input.to, mail.language, outcome, now)
-
-
-def describe_name(work: Work) -> str:
-    """The template name a mail is known by in summaries (``notify`` for team notifications)."""
-    action = work.action
-    return action.mail.template if action.mail is not None else "notify"
 
 
 def _cause(error: FailureError) -> BaseException | None:

@@ -5,9 +5,10 @@ mail to send); this shell feeds it ``workflow.now()``, sleeps until its next
 step, turns staff actions (updates) into its transitions, performs its mail
 through ``mail_effect``, and publishes what ops see through ``publishing``.
 
-The core is imported through ``imports_passed_through``: the sandbox then
-re-imports only this small module for each new run, instead of compiling the
-whole interpreter again every time.
+The worker passes all of Kickoff's modules through the sandbox (see
+``kickoff.worker.WORKFLOW_RUNNER``): a new run then costs no re-import of this
+module or the core. The imports below stay inside ``imports_passed_through``
+so that a worker with the default sandbox (some tests) also imports them once.
 
 Runs started by this release take the ``state-first`` path (one version
 marker at their start): tasks and moves happen the moment their stage is
@@ -98,13 +99,19 @@ class OnboardingWorkflow:
             if run.finished():
                 break
             if run.roll_over or workflow.info().is_continue_as_new_suggested():
-                await self._settle()
-                # An event may have arrived while the handlers drained: it queued work.
-                if not run.queue and run.restart is None:
-                    self._sleeper.drop()
-                    carried = compact(run.state, workflow.now()) if self._state_first else run.state
-                    workflow.continue_as_new(input.model_copy(update={"carried_state": carried}))
-                continue
+                if self._state_first:
+                    # Continue as new once idle; until then the plan goes on (a mail may retry
+                    # for a day, and steps must not wait for it).
+                    if workflow.all_handlers_finished() and not self._mailer.pending():
+                        self._sleeper.drop()
+                        carried = compact(run.state, workflow.now())
+                        workflow.continue_as_new(input.model_copy(update={"carried_state": carried}))
+                else:
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    # An event may have arrived while the handlers drained: it queued work.
+                    if not run.queue and run.restart is None:
+                        workflow.continue_as_new(input.model_copy(update={"carried_state": run.state}))
+                    continue
             step, due = run.next_step()
             if not (self._state_first and due is not None and due <= workflow.now()):
                 # State first publishes once, right before the run waits: once per workflow task.
@@ -185,7 +192,7 @@ class OnboardingWorkflow:
     # ------------------------------------------------------------------ mail
 
     def _check(self) -> None:
-        if self._mailer.broken is not None:
+        if self._mailer.broken is not None or (self._mail_task is not None and self._mail_task.done()):
             # Not a failure type of Temporal's (that would fail the onboarding for good): the
             # workflow task fails and is retried, as after any bug in a deployed worker.
             raise RuntimeError("the run's mail task stopped") from self._mailer.broken
