@@ -162,11 +162,12 @@ class KickoffOutcome(BaseModel):
 
 
 class ArchivedHistory(BaseModel):
-    """Counts of what a long-lived run no longer carries: timeline entries, finished tasks and
-    sent mails recorded before ``before``. A run in partnership for years continues as new
-    many times; its state is bounded by summarising its oldest history into these counts."""
+    """Counts of what a long-lived run no longer carries: its oldest timeline entries, finished
+    tasks and sent mails (older than a year, or beyond a cap). A run in partnership for years
+    continues as new many times; its state is bounded by summarising them into these counts."""
 
     before: datetime
+    """Everything older than this is summarised (some newer entries may be, where a cap was hit)."""
     timeline: dict[str, int] = Field(default_factory=dict)
     """Timeline entries by event name."""
     tasks_done: int = 0
