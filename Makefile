@@ -4,6 +4,8 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 # The browser tests drive Debian's chromium (Playwright never downloads a browser here).
 CHROMIUM := /usr/bin/chromium
+# The store tests start a real PostgreSQL server from Debian's package (never a service).
+POSTGRES := /usr/lib/postgresql
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run test lint validate
@@ -18,10 +20,15 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
+$(POSTGRES):
+	@echo "kickoff: installing Debian's postgresql for the store tests (once)"
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+
 run: $(STAMP)
 	$(VENV)/bin/python -m kickoff.devstack
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(POSTGRES)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -34,6 +34,7 @@ try:
     from kickoff.converter import data_converter
 except ImportError:  # measuring a release from before kickoff.converter (git worktree)
     from temporalio.contrib.pydantic import pydantic_data_converter as data_converter
+from kickoff.db import Database, migrate
 from kickoff.domain import Contract, EventInput, OnboardingInput, OnboardingState, OutcomeInput, TickInput
 from kickoff.mailcatcher import MailCatcher
 from kickoff.pipelines import load_pipelines
@@ -274,9 +275,10 @@ async def measure(names: list[str]) -> dict[str, ChainCost]:
     results: dict[str, ChainCost] = {}
     try:
         with TemporaryDirectory() as scratch:
+            database = Database(f"sqlite+aiosqlite:///{Path(scratch) / 'kickoff.sqlite3'}")
+            await migrate(database)
             mail = MailActivities(
-                SmtpConfig(smtp.host, smtp.port, "Kickoff <kickoff@bench.example>"),
-                MailLedger(Path(scratch) / "ledger.sqlite3"),
+                SmtpConfig(smtp.host, smtp.port, "Kickoff <kickoff@bench.example>"), MailLedger(database)
             )
             for name in names:
                 queue = f"bench-{uuid.uuid4().hex}"

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from temporalio.worker import Worker
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.api import create_app
 from kickoff.converter import data_converter
+from kickoff.db import Database, migrate
 from kickoff.devstack import DevServerPorts, dev_server_command, wait_for_port
 from kickoff.mailcatcher import MailCatcher, free_port
 from kickoff.settings import Settings
@@ -32,6 +34,7 @@ from kickoff.signature import sign
 from kickoff.temporal import connect_when_ready, ensure_search_attributes
 from kickoff.worker import WORKFLOW_RUNNER, create_worker
 from kickoff.workflows.onboarding import OnboardingWorkflow
+from tests.databases import PostgresServer, migrated_sqlite, start_postgres
 from tests.support import ROOT, STARTED_RUNS, end_run
 
 BIN = Path(sys.executable).parent
@@ -64,6 +67,28 @@ def task_queue() -> str:
     return f"test-{uuid.uuid4().hex}"
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (started on first use)."""
+    yield from start_postgres()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """Kickoff's database at the newest schema: every store test runs on both backends."""
+    if request.param == "sqlite":
+        db = migrated_sqlite(tmp_path / "kickoff.sqlite3")
+        yield db
+        await db.dispose()
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    with server.new_database() as url:
+        db = Database(url)
+        await migrate(db)
+        yield db
+        await db.dispose()
+
+
 @pytest.fixture
 def mail_activities(smtp: MailCatcher, tmp_path: Path) -> MailActivities:
     return MailActivities(
@@ -73,7 +98,7 @@ def mail_activities(smtp: MailCatcher, tmp_path: Path) -> MailActivities:
             mail_from="Kickoff <kickoff@test.example>",
             claim_wait_seconds=1,  # how long a retry waits on an earlier attempt's claim
         ),
-        MailLedger(tmp_path / "ledger.sqlite3"),
+        MailLedger(migrated_sqlite(tmp_path / "ledger.sqlite3")),
     )
 
 
@@ -98,6 +123,12 @@ async def terminate_started_runs(ts_env: WorkflowEnvironment) -> None:
     for workflow_id in STARTED_RUNS:
         await end_run(ts_env.client, workflow_id)
     STARTED_RUNS.clear()
+    # The clock is shared by the whole session: if this test left it locked (an activity or
+    # workflow task still out), say so here rather than as a hang in some later test.
+    try:
+        await asyncio.wait_for(ts_env.sleep(timedelta(seconds=1)), timeout=10)
+    except TimeoutError:
+        pytest.fail("the time-skipping server's clock no longer moves after this test")
 
 
 @pytest.fixture
@@ -185,7 +216,11 @@ def api_settings(task_queue: str, tmp_path: Path, smtp: MailCatcher, **overrides
         "report_cache_seconds": 0,  # tests watch reports change as runs move
     }
     values.update(overrides)
-    return Settings(**values)
+    settings = Settings(**values)
+    if "database_url" not in overrides:  # the embedded default, migrated as `make run` does
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrated_sqlite(settings.data_dir / "kickoff.sqlite3")
+    return settings
 
 
 @asynccontextmanager

@@ -140,6 +140,9 @@ def main() -> int:
         )
         wait_for_port("127.0.0.1", ports.frontend, 60, temporal)
         _prepare_namespace(settings.temporal_address)
+        # Kickoff's own database (the embedded SQLite file by default) at the newest schema
+        # before the worker and the API use it.
+        subprocess.run([str(BIN / "kickoff-admin"), "migrate"], check=True)
         catcher = stack.spawn("mail catcher", [python, "-m", "kickoff.mailcatcher"])
         wait_for_port("127.0.0.1", settings.smtp_port, 20, catcher)
         stack.spawn("worker", [python, "-m", "kickoff.worker"])
@@ -174,7 +177,7 @@ def main() -> int:
                 return 1
             time.sleep(0.3)
         return 0
-    except (RuntimeError, TimeoutError) as exc:
+    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
         print(f"kickoff: could not start: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -44,6 +44,9 @@ class Settings(BaseSettings):
 
     pipelines_file: Path = Path("pipelines.yaml")
     data_dir: Path = Path(".data")
+    # Kickoff's own database: sqlite+aiosqlite:///… (embedded) or postgresql+asyncpg://…
+    # Empty: a SQLite file in the data folder.
+    database_url: str = ""
     public_url: str = "http://localhost:8000"
     log_json: bool = True
 
@@ -62,10 +65,16 @@ class Settings(BaseSettings):
             raise ValueError("KICKOFF_API_KEYS must name at least one key")
         return value
 
-    @property
-    def mail_ledger_path(self) -> Path:
-        """Where the mail activity records which Message-IDs it has sent."""
-        return self.data_dir / "mail-ledger.sqlite3"
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = default_database_url(self.data_dir)
+        return self
+
+
+def default_database_url(data_dir: Path) -> str:
+    """The embedded default: a SQLite file in the data folder."""
+    return f"sqlite+aiosqlite:///{(data_dir / 'kickoff.sqlite3').as_posix()}"
 
 
 def get_settings() -> Settings:

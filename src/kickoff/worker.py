@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
+from kickoff.db import Database
 from kickoff.logging_setup import ActivityLogContextInterceptor, configure_logging
 from kickoff.pipelines import PipelineError, load_pipelines
 from kickoff.settings import Settings, get_settings
@@ -82,7 +83,7 @@ def create_worker(client: Client, settings: Settings | None = None) -> Worker:
             mail_from=settings.mail_from,
             timeout_seconds=settings.smtp_timeout_seconds,
         ),
-        MailLedger(settings.mail_ledger_path),
+        MailLedger(Database(settings.database_url)),
     )
     return Worker(
         client,

@@ -28,6 +28,7 @@ from kickoff.service import OnboardingService
 from kickoff.temporal import ensure_search_attributes
 from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
+from tests.databases import migrated_sqlite
 from tests.support import (
     at_eight,
     book_meeting,
@@ -251,7 +252,8 @@ async def record_all(ledger: Path, names: list[str]) -> dict[str, str]:
     smtp = MailCatcher()
     smtp.start()
     mail = MailActivities(
-        SmtpConfig(smtp.host, smtp.port, "Kickoff <kickoff@test.example>"), MailLedger(ledger)
+        SmtpConfig(smtp.host, smtp.port, "Kickoff <kickoff@test.example>"),
+        MailLedger(migrated_sqlite(ledger)),
     )
     recorded: dict[str, str] = {}
     try:

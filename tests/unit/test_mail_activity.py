@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from kickoff.activities import MailActivities, MailLedger, SmtpConfig
+from kickoff.activities import MailActivities, SmtpConfig
 from kickoff.domain import SendMailInput
 from kickoff.mailcatcher import MailCatcher, free_port
 from tests.support import eventually
@@ -92,12 +91,30 @@ async def test_second_send_with_same_message_id_delivers_nothing(
     assert len(smtp.with_message_id(request.message_id)) == 1
 
 
-async def test_claim_left_by_a_crash_stops_the_send(
+async def test_a_bare_claim_left_by_a_crash_is_taken_over_and_sent_once(
     env: ActivityEnvironment, mail_activities: MailActivities, smtp: MailCatcher
 ) -> None:
-    """A ledger row still 'claimed' means delivery is unknown: non-retryable MailDeliveryUnknown, no mail."""
+    """A worker that died holding only a claim (before DATA) sent nothing: the retry sends."""
     request = mail_input()
-    assert await mail_activities.ledger.claim(request.message_id) is None  # the crashed attempt
+    assert await mail_activities.ledger.claim(request.message_id, "crashed-attempt") is None
+
+    result = await env.run(mail_activities.send_mail, request)
+    assert result.delivered is True
+    assert len(await arrived(smtp, request.message_id)) == 1
+    entry = await mail_activities.ledger.get(request.message_id)
+    assert entry is not None
+    assert entry.state == "sent"
+    # The crashed attempt, had it lived on, could no longer start DATA.
+    assert await mail_activities.ledger.start_data(request.message_id, "crashed-attempt") is False
+
+
+async def test_a_crash_inside_data_stops_the_send(
+    env: ActivityEnvironment, mail_activities: MailActivities, smtp: MailCatcher
+) -> None:
+    """A row left at 'data_started' means delivery is unknown: non-retryable MailDeliveryUnknown, no mail."""
+    request = mail_input()
+    assert await mail_activities.ledger.claim(request.message_id, "crashed-attempt") is None
+    assert await mail_activities.ledger.start_data(request.message_id, "crashed-attempt") is True
 
     with pytest.raises(ApplicationError) as caught:
         await env.run(mail_activities.send_mail, request)
@@ -106,7 +123,7 @@ async def test_claim_left_by_a_crash_stops_the_send(
     assert smtp.with_message_id(request.message_id) == []
     entry = await mail_activities.ledger.get(request.message_id)
     assert entry is not None
-    assert entry.state == "claimed"
+    assert entry.state == "data_started"
 
 
 async def test_smtp_down_releases_the_claim_so_a_retry_sends_once(
@@ -156,30 +173,10 @@ async def test_template_that_cannot_render_fails_without_ledger_row(
     assert smtp.with_message_id(request.message_id) == []
 
 
-async def test_ledger_survives_a_new_ledger_object_on_the_same_file(tmp_path: Path) -> None:
-    """The ledger is durable: a second MailLedger on the same file sees claims and sent marks."""
-    path = tmp_path / "ledger.sqlite3"
-    first = MailLedger(path)
-    assert await first.claim("<a@test>") is None
-    await first.mark_sent("<a@test>")
-    assert await first.claim("<b@test>") is None
-    await first.release("<b@test>")
-    await first.release("<a@test>")  # only claims are released, never a sent mark
-
-    second = MailLedger(path)
-    entry = await second.get("<a@test>")
-    assert entry is not None
-    assert entry.state == "sent"
-    assert await second.get("<b@test>") is None
-    again = await second.claim("<a@test>")
-    assert again is not None
-    assert again.state == "sent"
-
-
 @pytest.mark.parametrize(
     ("earlier_attempt", "delivered", "arrivals"),
-    [("mark_sent", False, 0), ("release", True, 1)],
-    ids=["earlier-attempt-sent-it", "earlier-attempt-failed"],
+    [("mark_sent", False, 0), ("mark_failed", True, 1)],
+    ids=["earlier-attempt-sent-it", "earlier-attempt-was-refused"],
 )
 async def test_a_retry_waits_for_a_live_earlier_attempt_and_follows_its_outcome(
     env: ActivityEnvironment,
@@ -189,14 +186,19 @@ async def test_a_retry_waits_for_a_live_earlier_attempt_and_follows_its_outcome(
     delivered: bool,
     arrivals: int,
 ) -> None:
-    """A retry meeting a live claim waits: "sent" means send nothing, a released claim means send once."""
+    """A retry meeting an earlier attempt inside DATA waits: "sent" means send nothing, a refused
+    DATA ("failed") means send once."""
     mail = mail_input()
     ledger = mail_activities.ledger
-    assert await ledger.claim(mail.message_id) is None
+    assert await ledger.claim(mail.message_id, "earlier") is None
+    assert await ledger.start_data(mail.message_id, "earlier") is True
 
     async def earlier_attempt_ends() -> None:
         await asyncio.sleep(0.3)
-        await getattr(ledger, earlier_attempt)(mail.message_id)
+        if earlier_attempt == "mark_sent":
+            await ledger.mark_sent(mail.message_id)
+        else:
+            await ledger.mark_failed(mail.message_id, "earlier")
 
     ending = asyncio.create_task(earlier_attempt_ends())
     result = await env.run(mail_activities.send_mail, mail)

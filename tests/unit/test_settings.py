@@ -32,7 +32,7 @@ def test_defaults_run_on_one_developer_machine() -> None:
     assert settings.webhook_tolerance_seconds == 300
     assert [key.get_secret_value() for key in settings.api_keys] == ["dev-api-key"]
     assert settings.pipelines_file == Path("pipelines.yaml")
-    assert settings.mail_ledger_path == Path(".data") / "mail-ledger.sqlite3"
+    assert settings.database_url == "sqlite+aiosqlite:///.data/kickoff.sqlite3"
 
 
 def test_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,8 +48,15 @@ def test_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch
     assert settings.temporal_address == "temporal.internal:7233"
     assert settings.smtp_port == 2525
     assert settings.webhook_secret.get_secret_value() == "s3cret"
-    assert settings.mail_ledger_path == Path("/var/lib/kickoff/mail-ledger.sqlite3")
+    assert settings.database_url == "sqlite+aiosqlite:////var/lib/kickoff/kickoff.sqlite3"
     assert settings.log_json is False
+
+
+def test_the_database_url_setting_wins_over_the_embedded_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """KICKOFF_DATABASE_URL points Kickoff at PostgreSQL; the data folder no longer matters."""
+    monkeypatch.setenv("KICKOFF_DATA_DIR", "/var/lib/kickoff")
+    monkeypatch.setenv("KICKOFF_DATABASE_URL", "postgresql+asyncpg://kickoff:pw@db:5432/kickoff")
+    assert get_settings().database_url == "postgresql+asyncpg://kickoff:pw@db:5432/kickoff"
 
 
 @pytest.mark.parametrize(

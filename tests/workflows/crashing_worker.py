@@ -7,7 +7,9 @@ the workflow task.
 
 * ``after-ledger``: SMTP accepted the mail and the ledger says "sent", but
   Temporal never hears that the activity completed;
-* ``before-ledger``: SMTP accepted the mail, the ledger still says only "claimed".
+* ``before-ledger``: SMTP accepted the mail, the ledger still says "data_started";
+* ``before-data``: the relay accepted the recipient, the ledger says "claimed", DATA never
+  started (nothing was sent).
 
 Either way the process exits with 137, as if the kernel had killed it.
 """
@@ -18,10 +20,12 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
+from kickoff.db import Database
 from kickoff.temporal import connect
 from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
@@ -34,6 +38,11 @@ class CrashingMail(MailActivities):
         super().__init__(smtp, ledger)
         self.point = point
 
+    async def _start_data(self, handover: Any) -> None:
+        if self.point == "before-data":
+            os._exit(KILLED)
+        await super()._start_data(handover)
+
     async def _record_sent(self, message_id: str) -> None:
         if self.point == "before-ledger":
             os._exit(KILLED)
@@ -45,7 +54,8 @@ async def main(address: str, queue: str, smtp_port: int, ledger: Path, point: st
     client = await connect(address)
     mail = CrashingMail(
         SmtpConfig(host="127.0.0.1", port=smtp_port, mail_from="Kickoff <kickoff@test.example>"),
-        MailLedger(ledger),
+        # The test migrated the file before starting this process.
+        MailLedger(Database(f"sqlite+aiosqlite:///{ledger}")),
         point,
     )
     async with Worker(

@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
+from tests.databases import migrated_sqlite
 from tests.support import (
     ROOT,
     eventually,
@@ -24,12 +25,14 @@ WORKFLOW_TASK_TIMEOUT = timedelta(seconds=10)
 """Temporal's default: how long a dead worker holds a workflow task (and its local activity)."""
 
 
-@pytest.mark.parametrize("point", ["after-ledger", "before-ledger"])
-async def test_a_worker_killed_after_smtp_accepted_the_mail_does_not_cause_a_second_send(
+@pytest.mark.parametrize("point", ["after-ledger", "before-ledger", "before-data"])
+async def test_a_worker_killed_mid_mail_neither_sends_twice_nor_loses_the_mail(
     ts_env, task_queue, smtp, tmp_path, point, started_runs
 ):
-    """The retry finds the ledger entry and sends nothing; the customer has exactly one welcome mail."""
+    """Killed once SMTP accepted the mail, the retry finds the ledger entry and sends nothing;
+    killed before DATA, the retry sends it. Either way the customer has exactly one welcome mail."""
     ledger_path = tmp_path / "ledger.sqlite3"
+    ledger = MailLedger(migrated_sqlite(ledger_path))
     crashing = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -42,14 +45,14 @@ async def test_a_worker_killed_after_smtp_accepted_the_mail_does_not_cause_a_sec
         cwd=ROOT,
     )
     try:
-        await _crash_and_recover(ts_env, task_queue, smtp, ledger_path, point, started_runs, crashing)
+        await _crash_and_recover(ts_env, task_queue, smtp, ledger, point, started_runs, crashing)
     finally:
         if crashing.returncode is None:  # it never reached its crash point: do not leave it behind
             crashing.kill()
             await crashing.wait()
 
 
-async def _crash_and_recover(ts_env, task_queue, smtp, ledger_path, point, started_runs, crashing):
+async def _crash_and_recover(ts_env, task_queue, smtp, ledger, point, started_runs, crashing):
     now = await ts_env.get_current_time()
     inp = onboarding_input(make_contract(delivery_start=(local_date(now) - timedelta(days=5)).isoformat()))
     started_runs.append(inp.onboarding_id)
@@ -58,17 +61,18 @@ async def _crash_and_recover(ts_env, task_queue, smtp, ledger_path, point, start
         SmtpConfig(
             host=smtp.host, port=smtp.port, mail_from="Kickoff <kickoff@test.example>", claim_wait_seconds=1
         ),
-        MailLedger(ledger_path),
+        ledger,
     )
     # At first the run can go nowhere but to the crashing process.
     handle = await ts_env.client.start_workflow(
         OnboardingWorkflow.run, inp, id=inp.onboarding_id, task_queue=task_queue
     )
     assert await asyncio.wait_for(crashing.wait(), timeout=60) == 137
-    assert len(smtp.with_message_id(welcome_id)) == 1
-    entry = await MailLedger(ledger_path).get(welcome_id)
+    assert len(smtp.with_message_id(welcome_id)) == (0 if point == "before-data" else 1)
+    entry = await ledger.get(welcome_id)
     assert entry is not None
-    assert entry.state == ("sent" if point == "after-ledger" else "claimed")
+    expected = {"after-ledger": "sent", "before-ledger": "data_started", "before-data": "claimed"}
+    assert entry.state == expected[point]
 
     # The dead worker's workflow task times out and this worker runs it again, mail included.
     async with Worker(
@@ -88,11 +92,11 @@ async def _crash_and_recover(ts_env, task_queue, smtp, ledger_path, point, start
         )
 
     assert len(smtp.with_message_id(welcome_id)) == 1
-    if point == "after-ledger":
-        # Known delivered: recorded as sent, the run goes on as if nothing happened.
+    if point in ("after-ledger", "before-data"):
+        # Known delivered, or known not sent and sent now: the run goes on as if nothing happened.
         assert [(m.template, m.message_id) for m in state.emails] == [("welcome", welcome_id)]
     else:
-        # Unknown whether delivered: never guess "no" and resend; ask staff to check.
+        # Died inside DATA, so unknown whether delivered: never guess "no" and resend; ask staff.
         assert state.emails == []
         assert ("mail_failed", "welcome: MailDeliveryUnknown") in [
             (e.event, e.detail) for e in state.timeline

@@ -16,6 +16,7 @@ from kickoff.domain import TickInput
 from kickoff.mailcatcher import free_port
 from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
+from tests.databases import migrated_sqlite
 from tests.support import (
     book_meeting,
     eventually,
@@ -37,7 +38,8 @@ async def _worker_mailing_through(handler, ts_env, task_queue, tmp_path) -> Asyn
     relay.start()
     try:
         mail = MailActivities(
-            SmtpConfig("127.0.0.1", relay.port, MAIL_FROM), MailLedger(tmp_path / "ledger.sqlite3")
+            SmtpConfig("127.0.0.1", relay.port, MAIL_FROM),
+            MailLedger(migrated_sqlite(tmp_path / "ledger.sqlite3")),
         )
         async with Worker(
             ts_env.client,
@@ -65,7 +67,9 @@ async def test_a_mail_still_retrying_when_a_booking_arrives_is_cancelled_not_sen
     ts_env, task_queue, smtp, tmp_path, started_runs
 ):
     """SMTP is down while the welcome mail retries; after the booking it is cancelled, never delivered."""
-    mail = MailActivities(SmtpConfig("127.0.0.1", free_port(), MAIL_FROM), MailLedger(tmp_path / "l.sqlite3"))
+    mail = MailActivities(
+        SmtpConfig("127.0.0.1", free_port(), MAIL_FROM), MailLedger(migrated_sqlite(tmp_path / "l.sqlite3"))
+    )
     # One worker for the run and its mail (a mail's first try is a local activity there).
     async with Worker(
         ts_env.client,

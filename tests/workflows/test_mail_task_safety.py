@@ -17,6 +17,7 @@ from kickoff.engine import Run
 from kickoff.mailcatcher import free_port
 from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
+from tests.databases import migrated_sqlite
 from tests.support import end_run, eventually, local_date, make_contract, onboarding_input
 
 MAIL_FROM = "Kickoff <kickoff@test.example>"
@@ -42,7 +43,9 @@ async def test_a_relay_that_never_answers_does_not_hold_up_the_runs_state(
         lambda _, writer: connections.append(writer), "127.0.0.1", free_port()
     )
     port = silent.sockets[0].getsockname()[1]
-    mail = MailActivities(SmtpConfig("127.0.0.1", port, MAIL_FROM), MailLedger(tmp_path / "l.sqlite3"))
+    mail = MailActivities(
+        SmtpConfig("127.0.0.1", port, MAIL_FROM), MailLedger(migrated_sqlite(tmp_path / "l.sqlite3"))
+    )
     async with (
         silent,
         Worker(
@@ -64,10 +67,15 @@ async def test_a_relay_that_never_answers_does_not_hold_up_the_runs_state(
         assert state.emails == []
         described = await eventually(handle.describe, lambda d: bool(d.raw_description.pending_activities))
         assert [a.activity_type.name for a in described.raw_description.pending_activities] == ["send_mail"]
+        # The time-skipping server's clock stands still while an activity runs, so the hung
+        # mail must end before the run does: with the relay gone its attempt fails (as do
+        # its retries, at once). The run is ended once it has, while its worker still runs.
+        silent.close()
         for writer in connections:
             writer.close()
-        # Ended while its worker still runs: a run left with an activity in flight and no
-        # worker would keep the time-skipping server's clock locked for the next test.
+        await eventually(
+            handle.describe, lambda d: d.raw_description.pending_activities[0].attempt >= 2, within=30
+        )
         await end_run(ts_env.client, handle.id)
 
 
@@ -81,7 +89,9 @@ async def test_a_bug_in_the_mail_task_fails_the_workflow_task_instead_of_stoppin
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(Run, "next_mail", broken)
-    mail = MailActivities(SmtpConfig(smtp.host, smtp.port, MAIL_FROM), MailLedger(tmp_path / "l.sqlite3"))
+    mail = MailActivities(
+        SmtpConfig(smtp.host, smtp.port, MAIL_FROM), MailLedger(migrated_sqlite(tmp_path / "l.sqlite3"))
+    )
     async with Worker(
         ts_env.client,
         task_queue=task_queue,

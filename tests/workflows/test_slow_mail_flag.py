@@ -12,6 +12,7 @@ from kickoff.mailcatcher import free_port
 from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.mail_effect import MAIL_SLOW_AFTER
 from kickoff.workflows.onboarding import OnboardingWorkflow
+from tests.databases import migrated_sqlite
 from tests.support import eventually, local_date, make_contract, onboarding_input
 
 MAIL_FROM = "Kickoff <kickoff@test.example>"
@@ -20,7 +21,9 @@ MAIL_FROM = "Kickoff <kickoff@test.example>"
 async def test_a_mail_retrying_past_the_slow_mark_is_counted_until_it_goes_out(
     ts_env, task_queue, smtp, tmp_path, started_runs
 ):
-    mail = MailActivities(SmtpConfig("127.0.0.1", free_port(), MAIL_FROM), MailLedger(tmp_path / "l.sqlite3"))
+    mail = MailActivities(
+        SmtpConfig("127.0.0.1", free_port(), MAIL_FROM), MailLedger(migrated_sqlite(tmp_path / "l.sqlite3"))
+    )
     now = await ts_env.get_current_time()
     inp = onboarding_input(make_contract(delivery_start=(local_date(now) - timedelta(days=3)).isoformat()))
     started_runs.append(inp.onboarding_id)

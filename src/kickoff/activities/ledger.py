@@ -1,108 +1,148 @@
-"""A durable record of which Message-IDs the mail activity has handed to SMTP.
+"""A durable, shared record of where each Message-ID's delivery stands.
 
-Why it exists: Temporal runs an activity *at least* once. If a worker dies
-after the SMTP server accepted a mail but before the activity's completion
-reached Temporal, the activity runs again. Without a record of its own it
-would send the mail a second time.
+Why it exists: Temporal runs an activity *at least* once. If a worker dies after the SMTP
+server accepted a mail but before the activity's completion reached Temporal, the activity
+runs again; without a record of its own it would send the mail a second time. The record
+lives in Kickoff's database, so every worker on every host sees the same one.
 
-The protocol (two rows states, each committed with fsync before moving on):
+The states, each committed (durably) before the step it guards:
 
-1. ``claim`` before talking to SMTP. A fresh claim means "not sent yet".
-2. ``mark_sent`` as soon as the SMTP server accepted the message.
+1. ``claimed`` before talking to SMTP, by one attempt (its ``claimant`` token). Nothing has
+   been handed over yet: a later attempt that finds only a claim may take it over and send.
+   The earlier attempt, if it is in fact still alive, then loses step 2 and sends nothing.
+2. ``data_started`` just before DATA, only by the attempt that holds the claim. From here
+   the server may have the mail: a later attempt gives this one time to finish, and if it
+   never does, the delivery is genuinely unknown; the workflow asks staff to check instead
+   of guessing (the rule is "never twice").
+3. ``sent`` once the server accepted the message; a later attempt returns without sending.
 
-A later attempt that finds ``sent`` returns without sending (the crash was
-between "sent" and "recorded"). One that finds only ``claimed`` cannot know
-whether the server got the mail (the crash was during DATA): it refuses
-to guess, because the rule is "never twice", and the workflow asks staff to
-check instead. A failure or cancellation before DATA, or a refusal in reply
-to DATA, certainly delivered nothing: it releases the claim, so ordinary
-retries still send.
-
-SQLite on a local path serves one worker host; several hosts need a shared
-store behind the same three methods.
+``failed`` (the server refused DATA) delivered nothing, like a released claim: a later
+attempt may send. A failure or cancellation before DATA deletes the claim.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal
 
-LedgerState = Literal["claimed", "sent"]
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+from kickoff.db import Database
+from kickoff.db.schema import mail_ledger
+
+LedgerState = Literal["claimed", "data_started", "sent", "failed"]
 
 
 @dataclass(frozen=True)
 class LedgerEntry:
     message_id: str
     state: LedgerState
-    updated_at: str
+    updated_at: datetime
+
+
+def new_claimant() -> str:
+    """A token for one attempt's claim."""
+    return uuid.uuid4().hex
 
 
 class MailLedger:
-    """Claim / sent / release records keyed by Message-ID (see the module docstring)."""
+    """The ledger's transitions, one atomic statement each (see the module docstring)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS mail_ledger ("
-                " message_id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def claim(self, message_id: str, claimant: str) -> LedgerEntry | None:
+        """Claim ``message_id`` for ``claimant`` (None), or return the entry that forbids it.
+
+        A fresh row, a bare claim (whose holder provably sent nothing) and a failed send
+        can all be claimed; ``data_started`` and ``sent`` cannot."""
+        now = _now()
+        async with self.database.engine.begin() as db:
+            inserted = await db.execute(self._insert_new(message_id, claimant, now))
+            if inserted.rowcount == 1:
+                return None
+            taken_over = await db.execute(
+                update(mail_ledger)
+                .where(mail_ledger.c.message_id == message_id, mail_ledger.c.state.in_(("claimed", "failed")))
+                .values(state="claimed", claimant=claimant, updated_at=now)
             )
+            if taken_over.rowcount == 1:
+                return None
+            row = (
+                await db.execute(
+                    select(mail_ledger.c.state, mail_ledger.c.updated_at).where(
+                        mail_ledger.c.message_id == message_id
+                    )
+                )
+            ).one_or_none()
+        if row is None:  # released between our insert and update: try again
+            return await self.claim(message_id, claimant)
+        return LedgerEntry(message_id, row.state, _aware(row.updated_at))
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA synchronous=FULL")
-        return db
-
-    def _claim(self, message_id: str) -> LedgerEntry | None:
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            row = db.execute(
-                "SELECT state, updated_at FROM mail_ledger WHERE message_id = ?", (message_id,)
-            ).fetchone()
-            if row is not None:
-                db.execute("COMMIT")
-                return LedgerEntry(message_id, row[0], row[1])
-            db.execute("INSERT INTO mail_ledger VALUES (?, 'claimed', ?)", (message_id, _now()))
-            db.execute("COMMIT")
-            return None
-
-    def _set(self, message_id: str, state: LedgerState) -> None:
-        with self._connect() as db:
-            db.execute(
-                "UPDATE mail_ledger SET state = ?, updated_at = ? WHERE message_id = ?",
-                (state, _now(), message_id),
-            )
-
-    def _release(self, message_id: str) -> None:
-        with self._connect() as db:
-            db.execute("DELETE FROM mail_ledger WHERE message_id = ? AND state = 'claimed'", (message_id,))
-
-    def _get(self, message_id: str) -> LedgerEntry | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT state, updated_at FROM mail_ledger WHERE message_id = ?", (message_id,)
-            ).fetchone()
-        return LedgerEntry(message_id, row[0], row[1]) if row else None
-
-    async def claim(self, message_id: str) -> LedgerEntry | None:
-        """Claim ``message_id``; returns the existing entry instead if there is one."""
-        return await asyncio.to_thread(self._claim, message_id)
+    async def start_data(self, message_id: str, claimant: str) -> bool:
+        """Record that DATA is about to start; False if this attempt no longer holds the claim."""
+        return await self._move(message_id, "data_started", claimant=claimant, from_state="claimed")
 
     async def mark_sent(self, message_id: str) -> None:
-        await asyncio.to_thread(self._set, message_id, "sent")
+        await self._move(message_id, "sent", from_state="data_started")
 
-    async def release(self, message_id: str) -> None:
-        """Forget a claim whose send certainly failed, so a retry may send."""
-        await asyncio.to_thread(self._release, message_id)
+    async def mark_failed(self, message_id: str, claimant: str) -> None:
+        """The server refused DATA: nothing was delivered, a later attempt may send."""
+        await self._move(message_id, "failed", claimant=claimant, from_state="data_started")
+
+    async def release(self, message_id: str, claimant: str) -> None:
+        """Forget this attempt's claim (it sent nothing), so a retry may send."""
+        async with self.database.engine.begin() as db:
+            await db.execute(
+                delete(mail_ledger).where(
+                    mail_ledger.c.message_id == message_id,
+                    mail_ledger.c.claimant == claimant,
+                    mail_ledger.c.state == "claimed",
+                )
+            )
 
     async def get(self, message_id: str) -> LedgerEntry | None:
-        return await asyncio.to_thread(self._get, message_id)
+        async with self.database.engine.connect() as db:
+            row = (
+                await db.execute(
+                    select(mail_ledger.c.state, mail_ledger.c.updated_at).where(
+                        mail_ledger.c.message_id == message_id
+                    )
+                )
+            ).one_or_none()
+        return LedgerEntry(message_id, row.state, _aware(row.updated_at)) if row else None
+
+    async def _move(
+        self, message_id: str, state: LedgerState, *, from_state: LedgerState, claimant: str | None = None
+    ) -> bool:
+        condition = [mail_ledger.c.message_id == message_id, mail_ledger.c.state == from_state]
+        if claimant is not None:
+            condition.append(mail_ledger.c.claimant == claimant)
+        async with self.database.engine.begin() as db:
+            moved = await db.execute(
+                update(mail_ledger).where(*condition).values(state=state, updated_at=_now())
+            )
+        return moved.rowcount == 1
+
+    def _insert_new(self, message_id: str, claimant: str, now: datetime) -> Insert:
+        values = {"message_id": message_id, "state": "claimed", "claimant": claimant, "updated_at": now}
+        match self.database.dialect:
+            case "postgresql":
+                return postgresql.insert(mail_ledger).values(values).on_conflict_do_nothing()
+            case "sqlite":
+                return sqlite.insert(mail_ledger).values(values).on_conflict_do_nothing()
+            case other:
+                raise ValueError(f"no mail ledger for the {other} dialect")
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -19,7 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from kickoff.activities.ledger import LedgerEntry, MailLedger
+from kickoff.activities.ledger import LedgerEntry, MailLedger, new_claimant
 from kickoff.domain import SendMailInput, SendMailResult
 from kickoff.metrics import MAILS_ALREADY_SENT, MAILS_FAILED, MAILS_SENT, count_mail
 
@@ -29,6 +29,17 @@ log = structlog.get_logger(__name__)
 @dataclass
 class _Progress:
     data_started: bool = False
+
+
+@dataclass(frozen=True)
+class _Handover:
+    message_id: str
+    claimant: str
+    progress: _Progress
+
+
+class _ClaimLostError(Exception):
+    """Another attempt took this attempt's claim over before DATA."""
 
 
 def _permanent(exc: Exception) -> bool:
@@ -144,39 +155,50 @@ class MailActivities:
                 f"mail template failed to render: {exc}", type="TemplateError", non_retryable=True
             ) from exc
 
-        existing = await self._claim(input.message_id)
+        claimant = new_claimant()
+        existing = await self._claim(input.message_id, claimant)
         if existing is not None and existing.state == "sent":
             log.info("mail.already_sent", reason="an earlier attempt delivered this Message-ID")
             return SendMailResult(message_id=input.message_id, delivered=False)
         if existing is not None:
-            log.warning("mail.delivery_unknown", claimed_at=existing.updated_at)
+            log.warning("mail.delivery_unknown", data_started_at=existing.updated_at.isoformat())
             raise ApplicationError(
-                "an earlier attempt stopped while talking to SMTP; whether the mail was delivered "
-                "is unknown, so it is not sent again",
+                "an earlier attempt died while handing the mail to SMTP (during DATA); whether "
+                "it was delivered is unknown, so it is not sent again",
                 type="MailDeliveryUnknown",
                 non_retryable=True,
             )
 
         progress = _Progress()
         try:
-            await self._deliver(message, input.to, progress)
+            await self._deliver(message, input.to, _Handover(input.message_id, claimant, progress))
         except asyncio.CancelledError:
             # Cancelled (the run moved on, the worker stops): before DATA nothing was sent.
             if not progress.data_started:
-                await self.ledger.release(input.message_id)
+                await asyncio.shield(self.ledger.release(input.message_id, claimant))
             raise
+        except _ClaimLostError:
+            # A later attempt took the claim over (this one looked dead): that one sends.
+            log.warning("mail.claim_taken_over")
+            raise ApplicationError(
+                "a later attempt took this mail over before DATA; this attempt sent nothing",
+                type="MailClaimTakenOver",
+            ) from None
         except Exception as exc:
             # SMTP errors quote the recipient's address; failures are stored in
             # Temporal's history and logged by the SDK, so only the kind travels.
             error = type(exc).__name__
             if progress.data_started and not isinstance(exc, aiosmtplib.SMTPDataError):
-                # Broke off during DATA: the server may have the mail. Keep the claim;
-                # the retry resolves it (see _claim) and never sends blindly.
+                # Broke off during DATA: the server may have the mail. The ledger stays at
+                # data_started; the retry resolves it (see _claim) and never sends blindly.
                 log.warning("mail.delivery_uncertain", error=error)
                 raise ApplicationError(
                     f"SMTP conversation broke off during DATA ({error})", type="SmtpDeliveryUncertain"
                 ) from None
-            await self.ledger.release(input.message_id)
+            if progress.data_started:  # the server refused the message: nothing delivered
+                await self.ledger.mark_failed(input.message_id, claimant)
+            else:
+                await self.ledger.release(input.message_id, claimant)
             log.warning("mail.not_delivered", error=error)
             # A 5xx reply is permanent (e.g. an address the relay rejects): retrying
             # for a day would only delay the staff task that replaces the mail.
@@ -190,7 +212,7 @@ class MailActivities:
         log.info("mail.sent")
         return SendMailResult(message_id=input.message_id, delivered=True)
 
-    async def _deliver(self, message: EmailMessage, recipient: str, progress: _Progress) -> None:
+    async def _deliver(self, message: EmailMessage, recipient: str, handover: _Handover) -> None:
         """One SMTP conversation, step by step, so that a failure before DATA is known
         to have delivered nothing (the claim can then be released)."""
         client = aiosmtplib.SMTP(
@@ -204,39 +226,53 @@ class MailActivities:
             # cancellation that lands as a step completes: check before DATA.
             if activity.is_cancelled():
                 raise asyncio.CancelledError
-            progress.data_started = True
-            handover = asyncio.ensure_future(client.data(message.as_bytes(policy=email.policy.SMTP)))
+            await self._start_data(handover)
+            sending = asyncio.ensure_future(client.data(message.as_bytes(policy=email.policy.SMTP)))
             try:
-                await asyncio.shield(handover)
+                await asyncio.shield(sending)
             except asyncio.CancelledError:
                 # Cut off mid-DATA the server may or may not keep the mail, and nobody
                 # could tell. Finish the handover instead: the mail is then known sent.
-                await handover
+                await sending
         except BaseException:
             client.close()
             raise
         with contextlib.suppress(aiosmtplib.SMTPException, OSError):
             await client.quit()
 
-    async def _claim(self, message_id: str) -> LedgerEntry | None:
-        """Claim the Message-ID; if another attempt holds it, give that attempt time to finish.
+    async def _start_data(self, handover: _Handover) -> None:
+        """Make "DATA started" durable before DATA, or learn that the claim was taken over.
+
+        The write is shielded: a cancellation cannot leave us not knowing whether it landed."""
+        write = asyncio.ensure_future(self.ledger.start_data(handover.message_id, handover.claimant))
+        try:
+            holds_claim = await asyncio.shield(write)
+        except asyncio.CancelledError:
+            if await write:
+                handover.progress.data_started = True  # the caller keeps the row as it is
+            raise
+        if not holds_claim:
+            raise _ClaimLostError
+        handover.progress.data_started = True
+
+    async def _claim(self, message_id: str, claimant: str) -> LedgerEntry | None:
+        """Claim the Message-ID; if an earlier attempt is in DATA, give it time to finish.
 
         An earlier attempt may only look dead (a heartbeat missed under load) and
-        still be talking to SMTP: its claim then turns into "sent" (nothing to do)
-        or is released (we may send). Only a claim that stays put is "unknown".
+        still be talking to SMTP: its row then turns into "sent" (nothing to do) or
+        "failed" (we may send). Only a row that stays at data_started is "unknown".
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.smtp.claim_wait
         while True:
-            # The ledger writes in a thread that a cancellation cannot stop: if we
-            # are cancelled mid-claim, let the write finish and undo our own claim,
-            # or it would stay behind as "delivery unknown" for a mail never sent.
-            attempt = asyncio.ensure_future(self.ledger.claim(message_id))
+            # A cancellation must not leave our claim behind without us knowing: let the
+            # write finish and undo our own claim (it sent nothing).
+            attempt = asyncio.ensure_future(self.ledger.claim(message_id, claimant))
             try:
                 existing = await asyncio.shield(attempt)
             except asyncio.CancelledError:
                 if await attempt is None:
-                    await self.ledger.release(message_id)
+                    await self.ledger.release(message_id, claimant)
                 raise
             if existing is None or existing.state == "sent" or loop.time() >= deadline:
                 return existing
