@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from temporalio.client import Client
 
+from kickoff.db import Database
 from kickoff.pipelines import PipelineCatalog
 from kickoff.service import OnboardingService
 from kickoff.settings import Settings
@@ -21,6 +22,7 @@ from kickoff.settings import Settings
 class AppContext:
     settings: Settings
     catalog: PipelineCatalog
+    database: Database
     client: Client | None = None
     service: OnboardingService | None = field(default=None)
 

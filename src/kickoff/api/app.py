@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 from kickoff.api.deps import AppContext
 from kickoff.api.routes import contracts, health, metrics, onboardings, pipelines, reports, tasks
 from kickoff.board import error_page, install_board, is_board
+from kickoff.db import Database
 from kickoff.logging_setup import configure_logging
 from kickoff.metrics import UNMATCHED_ROUTE, ApiMetrics, path_onboarding_id, route_template
 from kickoff.pipelines import load_pipelines
@@ -41,10 +42,16 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
     """
     settings = settings or get_settings()
     catalog = load_pipelines(settings.pipelines_file)
-    context = AppContext(settings=settings, catalog=catalog, client=client)
+    # Kickoff's own database; `kickoff-admin migrate` brings it to the newest schema first.
+    database = Database(settings.database_url)
+    context = AppContext(settings=settings, catalog=catalog, database=database, client=client)
     if client is not None:
         context.service = OnboardingService(
-            client, catalog, settings.task_queue, report_cache_seconds=settings.report_cache_seconds
+            client,
+            catalog,
+            settings.task_queue,
+            database=database,
+            report_cache_seconds=settings.report_cache_seconds,
         )
 
     @asynccontextmanager
@@ -59,10 +66,14 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
                 context.client,
                 catalog,
                 settings.task_queue,
+                database=database,
                 report_cache_seconds=settings.report_cache_seconds,
             )
         log.info("api.started", pipelines=dict(catalog.versions))
-        yield
+        try:
+            yield
+        finally:
+            await database.dispose()
 
     app = FastAPI(
         title="Kickoff",

@@ -24,6 +24,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from kickoff import search_attributes as sa
+from kickoff.db import Database
 from kickoff.domain import (
     AmendInput,
     ChecklistItemState,
@@ -63,9 +64,17 @@ class StartResult:
 
 class OnboardingService:
     def __init__(
-        self, client: Client, catalog: PipelineCatalog, task_queue: str, report_cache_seconds: float = 0.0
+        self,
+        client: Client,
+        catalog: PipelineCatalog,
+        task_queue: str,
+        *,
+        database: Database | None = None,
+        report_cache_seconds: float = 0.0,
     ) -> None:
         self.client = client
+        # Kickoff's own store (kickoff.db); None only where a caller needs Temporal alone.
+        self.database = database
         self.catalog = catalog
         self.task_queue = task_queue
         self.report_cache_seconds = report_cache_seconds
