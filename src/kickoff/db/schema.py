@@ -6,7 +6,7 @@ reads and writes through, and a test checks that the migrated schema matches it.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
 
 metadata = MetaData(
     # Stable constraint names, so later migrations can refer to them on every backend.
@@ -29,3 +29,20 @@ mail_ledger = Table(
     Column("claimant", String(64), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+kickoff_outcomes = Table(
+    "kickoff_outcomes",
+    metadata,
+    # One outcome per cycle of an onboarding: a second one is refused by the key.
+    Column("onboarding_id", String(100), primary_key=True),
+    Column("cycle", Integer, primary_key=True),
+    Column("pipeline", String(64), nullable=False),
+    # completed, no_show or rescheduled; segment and owner (the advisor) only for completed.
+    Column("outcome", String(16), nullable=False),
+    Column("segment", String(16)),
+    Column("owner", String(200)),
+    # Who recorded it: the board's staff name, "board" without one, "api" for an API key.
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+"""How each booked kick-off went: CRM data about the customer, kept beside the (completed) run."""

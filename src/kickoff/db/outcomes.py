@@ -1,0 +1,66 @@
+"""Kick-off outcomes in Kickoff's database: one per cycle of an onboarding, never replaced.
+
+A booked run completes at its goal; how the kick-off then went (and who said so) is data
+about the customer, so it lives here rather than in a run kept open for it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from kickoff.db.database import Database
+from kickoff.db.schema import kickoff_outcomes
+from kickoff.domain import KickoffOutcome
+
+
+class RecordedOutcome(KickoffOutcome):
+    """An outcome as stored: whose (onboarding, cycle, pipeline), what, by whom and when."""
+
+    onboarding_id: str
+    cycle: int
+    pipeline: str
+
+
+class AlreadyRecordedError(Exception):
+    """This cycle of the onboarding has its outcome already."""
+
+
+class OutcomeStore:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def add(self, outcome: RecordedOutcome) -> None:
+        """Record ``outcome``; ``AlreadyRecordedError`` if its cycle has one (also when two race)."""
+        values = outcome.model_dump(include=set(kickoff_outcomes.c.keys()))
+        values["recorded_at"] = outcome.recorded_at.astimezone(UTC)
+        try:
+            async with self.database.engine.begin() as connection:
+                await connection.execute(insert(kickoff_outcomes).values(**values))
+        except IntegrityError:
+            raise AlreadyRecordedError(f"{outcome.onboarding_id} cycle {outcome.cycle}") from None
+
+    async def withdraw(self, onboarding_id: str, cycle: int) -> None:
+        """Forget a cycle's outcome: only when what it had to cause (a restart) did not happen."""
+        table = kickoff_outcomes
+        async with self.database.engine.begin() as connection:
+            await connection.execute(
+                delete(table).where(table.c.onboarding_id == onboarding_id, table.c.cycle == cycle)
+            )
+
+    async def of_onboarding(self, onboarding_id: str) -> list[RecordedOutcome]:
+        """Every cycle's outcome, oldest cycle first."""
+        table = kickoff_outcomes
+        query = select(table).where(table.c.onboarding_id == onboarding_id).order_by(table.c.cycle)
+        async with self.database.engine.connect() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [
+            RecordedOutcome.model_validate({**row, "recorded_at": _aware(row["recorded_at"])}) for row in rows
+        ]
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
