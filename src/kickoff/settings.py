@@ -17,6 +17,13 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     task_queue: str = "kickoff"
+    # A cluster behind TLS (self-hosted with mTLS, or Temporal Cloud): PEM files. The client
+    # certificate and its key go together; a CA replaces the system's roots (a private CA).
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    # Temporal Cloud's API-key authentication; with a key, the connection is always TLS.
+    temporal_api_key: SecretStr | None = None
 
     smtp_host: str = "localhost"
     smtp_port: int = 1025
@@ -50,6 +57,16 @@ class Settings(BaseSettings):
     public_url: str = "http://localhost:8000"
     log_json: bool = True
 
+    @field_validator(
+        "temporal_tls_cert", "temporal_tls_key", "temporal_tls_ca", "temporal_api_key", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose's `${VAR:-}` passes an empty string; Path("") would be the current folder.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
@@ -64,6 +81,21 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("KICKOFF_API_KEYS must name at least one key")
         return value
+
+    @model_validator(mode="after")
+    def _client_cert_with_its_key(self) -> Settings:
+        # mTLS needs both halves; one alone would connect without client auth and fail later.
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            given, missing = (
+                ("KICKOFF_TEMPORAL_TLS_CERT", "KICKOFF_TEMPORAL_TLS_KEY")
+                if self.temporal_tls_cert is not None
+                else ("KICKOFF_TEMPORAL_TLS_KEY", "KICKOFF_TEMPORAL_TLS_CERT")
+            )
+            raise ValueError(
+                f"{given} is set but {missing} is not: a client certificate needs its private key "
+                "(set both for mTLS, or neither)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

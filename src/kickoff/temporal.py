@@ -1,14 +1,18 @@
 """Connecting to Temporal and preparing its namespace: one place for the API, the worker and tests.
 
-The client always carries Kickoff's data converter; a freshly started server is
-waited for until its frontend is healthy; search attributes and the namespace's
-retention are set up idempotently, so a fresh production cluster needs no manual step.
+The client always carries Kickoff's data converter and, for a cluster behind TLS or
+Temporal Cloud, the TLS files and API key the settings name (``connect_args``); a freshly
+started server is waited for until its frontend is healthy; search attributes and the
+namespace's retention are set up idempotently, so a fresh production cluster needs no
+manual step.
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
+from typing import TypedDict
 
 import structlog
 from google.protobuf.duration_pb2 import Duration
@@ -19,11 +23,11 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNa
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.runtime import Runtime
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from kickoff import search_attributes as sa
 from kickoff.converter import data_converter
-from kickoff.settings import get_settings
+from kickoff.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 
@@ -36,8 +40,50 @@ _INDEXED_TYPE = {
 }
 
 
+class ConnectArgs(TypedDict):
+    """What the settings decide about a connection: ``Client.connect``'s keyword arguments."""
+
+    namespace: str
+    tls: bool | TLSConfig
+    api_key: str | None
+
+
+def connect_args(settings: Settings) -> ConnectArgs:
+    """Namespace, TLS and API key for ``Client.connect``, from KICKOFF_TEMPORAL_*.
+
+    No TLS setting and no API key: plaintext (the dev server, a cluster on a private
+    network). A client certificate and key: mTLS, verified against KICKOFF_TEMPORAL_TLS_CA
+    or the system's roots. A CA alone: TLS that verifies the server only. An API key
+    (Temporal Cloud): always TLS, with the system's roots unless a CA is named.
+    """
+    ca = _pem(settings.temporal_tls_ca, "KICKOFF_TEMPORAL_TLS_CA")
+    cert = _pem(settings.temporal_tls_cert, "KICKOFF_TEMPORAL_TLS_CERT")
+    key = _pem(settings.temporal_tls_key, "KICKOFF_TEMPORAL_TLS_KEY")
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    tls: bool | TLSConfig
+    if ca is None and cert is None:
+        tls = api_key is not None
+    else:
+        tls = TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key)
+    return ConnectArgs(namespace=settings.temporal_namespace, tls=tls, api_key=api_key)
+
+
+def _pem(path: Path | None, setting: str) -> bytes | None:
+    """The file a TLS setting names, read now so a wrong path says which setting it was."""
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ValueError(f"{setting}: cannot read {path}: {err.strerror or err}") from None
+    if b"-----BEGIN " not in data:
+        raise ValueError(f"{setting}: {path} is not a PEM file (no -----BEGIN line)")
+    return data
+
+
 async def connect(target_host: str | None = None, *, runtime: Runtime | None = None) -> Client:
-    """A client with the project's pydantic data converter (default: KICKOFF_TEMPORAL_ADDRESS).
+    """A client with the project's pydantic data converter (default: KICKOFF_TEMPORAL_ADDRESS),
+    over TLS and with an API key when the settings say so (``connect_args``).
 
     ``runtime`` (default: Temporal's process-wide one, without metrics) is what a
     worker built on this client reports its metrics through.
@@ -45,7 +91,7 @@ async def connect(target_host: str | None = None, *, runtime: Runtime | None = N
     settings = get_settings()
     return await Client.connect(
         target_host or settings.temporal_address,
-        namespace=settings.temporal_namespace,
+        **connect_args(settings),
         data_converter=data_converter,
         runtime=runtime,
     )
