@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # appends what it finds there (unset: the API serves only its own).
     worker_metrics_address: str | None = "127.0.0.1:9464"
     worker_metrics_url: str | None = "http://127.0.0.1:9464/metrics"
+    # The worker answers /healthz (alive) and /readyz (polling, database migrated, Temporal
+    # answering) here, for its container's health check. Empty: no health endpoint.
+    worker_health_address: str | None = "127.0.0.1:9465"
 
     # Reports read every onboarding's state: the board and /reports reuse a result this long.
     report_cache_seconds: float = Field(default=30.0, ge=0)

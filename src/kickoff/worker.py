@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -23,6 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.db import Database
+from kickoff.health import HealthServer, WorkerState, worker_readiness
 from kickoff.logging_setup import ActivityLogContextInterceptor, configure_logging
 from kickoff.pipelines import PipelineError, load_pipelines
 from kickoff.settings import Settings, get_settings
@@ -70,8 +72,13 @@ import in ``kickoff.engine`` and ``kickoff.workflows``), the recorded histories 
 on every run of the suite, and Kickoff's modules hold no mutable global state."""
 
 
-def create_worker(client: Client, settings: Settings | None = None) -> Worker:
-    """Every workflow and activity on KICKOFF_TASK_QUEUE; refuses an invalid pipelines file."""
+def create_worker(
+    client: Client, settings: Settings | None = None, database: Database | None = None
+) -> Worker:
+    """Every workflow and activity on KICKOFF_TASK_QUEUE; refuses an invalid pipelines file.
+
+    ``database`` (default: one on KICKOFF_DATABASE_URL) holds the mail ledger.
+    """
     settings = settings or get_settings()
     # Runs carry their own pipeline snapshot, but a worker that cannot read
     # the file would hide a broken deploy: validate it before polling.
@@ -83,7 +90,7 @@ def create_worker(client: Client, settings: Settings | None = None) -> Worker:
             mail_from=settings.mail_from,
             timeout_seconds=settings.smtp_timeout_seconds,
         ),
-        MailLedger(Database(settings.database_url)),
+        MailLedger(database or Database(settings.database_url)),
     )
     return Worker(
         client,
@@ -106,18 +113,34 @@ async def run_worker() -> None:
     load_pipelines(settings.pipelines_file)
     # The runtime binds the metrics port now: a port already taken stops the worker here.
     client = await connect(runtime=worker_runtime(settings.worker_metrics_address))
-    worker = create_worker(client, settings)
+    database = Database(settings.database_url)
+    worker = create_worker(client, settings, database)
     # Idempotent, and it means a fresh production cluster needs no manual step.
     await ensure_search_attributes(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info(
-        "worker.started", task_queue=settings.task_queue, metrics_address=settings.worker_metrics_address
-    )
-    async with worker:
-        await stop.wait()
+
+    def state() -> WorkerState:
+        # Not ready while draining after SIGTERM: is_running stays true until shutdown ends.
+        return "stopping" if stop.is_set() else "running" if worker.is_running else "starting"
+
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.worker_health_address:
+            health = HealthServer(
+                settings.worker_health_address, lambda: worker_readiness(database, client, state())
+            )
+            await stack.enter_async_context(health)
+        stack.push_async_callback(database.dispose)
+        log.info(
+            "worker.started",
+            task_queue=settings.task_queue,
+            metrics_address=settings.worker_metrics_address,
+            health_address=settings.worker_health_address,
+        )
+        async with worker:
+            await stop.wait()
     log.info("worker.stopped")
 
 

@@ -1,4 +1,4 @@
-"""Liveness for load balancers and the dev stack."""
+"""Liveness and readiness for load balancers, orchestrators and the dev stack."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from kickoff.api.deps import Context
 from kickoff.api.schemas import Health
+from kickoff.health import Readiness, readiness
 
 router = APIRouter(tags=["health"])
 
@@ -21,3 +22,14 @@ async def healthz(context: Context, response: Response) -> Health:
         temporal="ok" if reachable else "unreachable",
         pipelines=dict(context.catalog.versions),
     )
+
+
+# A probe for orchestrators, not part of the API callers program against: kept out of /docs.
+@router.get("/readyz", response_model=Readiness, include_in_schema=False)
+async def readyz(context: Context, response: Response) -> Readiness:
+    """ready when Kickoff's database is reachable at the newest migration and Temporal
+    answers; 503 naming the part that is not."""
+    checked = await readiness(context.database, context.client)
+    if checked.status != "ready":
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return checked
