@@ -35,7 +35,7 @@ from kickoff.temporal import connect_when_ready, ensure_search_attributes
 from kickoff.worker import WORKFLOW_RUNNER, create_worker
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.databases import PostgresServer, migrated_sqlite, start_postgres
-from tests.support import ROOT, STARTED_RUNS, end_run
+from tests.support import ROOT, STARTED_RUNS, EarlierRelease, end_run
 
 BIN = Path(sys.executable).parent
 API_KEY = "test-api-key"
@@ -111,6 +111,23 @@ async def ts_worker(
         ts_env.client,
         task_queue=task_queue,
         workflows=[OnboardingWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
+        activities=[mail_activities.send_mail],
+    ) as worker:
+        yield worker
+        await terminate_started_runs(ts_env)
+
+
+@pytest.fixture
+async def ts_earlier_worker(
+    ts_env: WorkflowEnvironment, task_queue: str, mail_activities: MailActivities
+) -> AsyncIterator[Worker]:
+    """Like ``ts_worker``, running the workflow as runs that already wait for their kick-off
+    outcome in their goal stage go on running it (``tests.support.EarlierRelease``)."""
+    async with Worker(
+        ts_env.client,
+        task_queue=task_queue,
+        workflows=[EarlierRelease],
         workflow_runner=WORKFLOW_RUNNER,
         activities=[mail_activities.send_mail],
     ) as worker:

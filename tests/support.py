@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from temporalio import workflow
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -190,10 +191,27 @@ async def book_meeting(handle: WorkflowHandle[Any, Any], meeting_at: datetime) -
     return stage
 
 
+@workflow.defn(name="Onboarding", sandboxed=False)  # a test module: not re-imported per run
+class EarlierRelease(OnboardingWorkflow):
+    """The workflow as runs already waiting in their goal stage go on running it: a booked run
+    stays open until its kick-off outcome is recorded through the run (no ``complete-at-goal``)."""
+
+    @workflow.init
+    def __init__(self, input: OnboardingInput) -> None:
+        super().__init__(input)
+
+    @workflow.run
+    async def run(self, input: OnboardingInput) -> OnboardingState:
+        return await super().run(input)
+
+    def _completes_at_goal(self) -> bool:
+        return False
+
+
 async def record_completed_kickoff(
     handle: WorkflowHandle[Any, Any], segment: str = "B", owner: str = "Sara Lind"
 ) -> int:
-    """The kick-off was held: the booked run (waiting in `closed`) completes."""
+    """The kick-off was held: the booked run of the earlier release (waiting in `closed`) completes."""
     cycle: int = await handle.execute_update(
         OnboardingWorkflow.record_kickoff_outcome,
         OutcomeInput(outcome="completed", segment=segment, owner=owner),

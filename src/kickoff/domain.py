@@ -214,7 +214,11 @@ class OnboardingState(BaseModel):
     """Every stage visit of this cycle, oldest first (the last one is open while running)."""
     kickoff_outcome: KickoffOutcome | None = None
     awaiting_outcome: bool = False
-    """Booked and waiting in its goal stage for staff to record how the kick-off went."""
+    """Booked and waiting for staff to record how the kick-off went (in its goal stage while
+    the run kept it; after the run completed, as the API reads Kickoff's database)."""
+    completes_at_goal: bool = False
+    """Reaching its goal completed this run (``complete-at-goal``): nothing kept it open for
+    the kick-off outcome, which Kickoff's database records. False for runs that waited."""
     retrying_actions: int = 0
     """Mails still not delivered after a while (SMTP retries), for ops."""
 

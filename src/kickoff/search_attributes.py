@@ -1,8 +1,9 @@
 """Typed search attributes: how ops find runs in the Temporal UI and how the API lists them.
 
 Search attributes are stored unencrypted, so they hold no personal data:
-pipeline id, stage id, pipeline version, a task count, and the kick-off
-outcome and customer segment (the pipeline's own words). The responsible
+pipeline id, stage id, pipeline version, a task count, the kick-off
+outcome and customer segment (the pipeline's own words), and the reason a
+cycle restarted. The responsible
 advisor's name is personal data: it stays in the run's state.
 """
 
@@ -20,4 +21,7 @@ RETRYING_ACTIONS = SearchAttributeKey.for_int("KickoffRetryingActions")
 OUTCOME = SearchAttributeKey.for_keyword("KickoffOutcome")
 SEGMENT = SearchAttributeKey.for_keyword("KickoffSegment")
 
-ALL = (PIPELINE, STAGE, PIPELINE_VERSION, OPEN_TASKS, RETRYING_ACTIONS, OUTCOME, SEGMENT)
+RESTART_REASON = SearchAttributeKey.for_keyword("KickoffRestartReason")
+"""Why a run's cycle began (``no_show``, ``rescheduled``): set on the runs of cycle 2 on."""
+
+ALL = (PIPELINE, STAGE, PIPELINE_VERSION, OPEN_TASKS, RETRYING_ACTIONS, OUTCOME, SEGMENT, RESTART_REASON)

@@ -37,7 +37,6 @@ from tests.support import (
     eventually,
     local_date,
     make_contract,
-    record_completed_kickoff,
     send_event,
     settled_state,
     skip_to,
@@ -46,9 +45,11 @@ from tests.support import (
 
 HERE = Path(__file__).parent
 Scenario = Callable[[WorkflowEnvironment, str, MailActivities], Awaitable[WorkflowHandle[Any, Any]]]
-STATE_FIRST = HERE / "state_first"
-"""Recordings of runs on the state-first path (every run this release starts). The files
-directly in this folder were recorded by earlier releases: they guard runs in flight."""
+CURRENT = HERE / "complete_at_goal"
+"""Recordings of runs this release starts (state first, completing at their goal). The files
+directly in this folder (the queued path) and in ``state_first/`` (runs that wait in their
+goal stage for a kick-off outcome) were recorded by earlier releases: they guard runs in
+flight and are never overwritten."""
 
 
 async def unbooked_to_inactive(
@@ -74,38 +75,38 @@ async def calls_tasks_and_booking(
     state = await settled_state(env, handle)
     await handle.execute_update(OnboardingWorkflow.complete_task, state.open_tasks()[0].id)
     await book_meeting(handle, at_eight(local_date(now) + timedelta(days=10)))
-    await record_completed_kickoff(handle)
-    await handle.result()
+    await handle.result()  # the booking completes the run
     return handle
 
 
 async def booked_then_no_show(
     env: WorkflowEnvironment, queue: str, mail: MailActivities
 ) -> WorkflowHandle[Any, Any]:
-    """Booked, waits in `closed` for the outcome; the no-show continues as the next cycle."""
+    """Booked: the run completes; the no-show (recorded in the database) starts the next cycle
+    as a new run of the same id."""
     now = await env.get_current_time()
     handle = await start_run(
         env, queue, make_contract(delivery_start=(local_date(now) - timedelta(days=1)).isoformat())
     )
     await book_meeting(handle, at_eight(local_date(now) + timedelta(days=3)))
-    await eventually(lambda: handle.query(OnboardingWorkflow.state), lambda s: s.awaiting_outcome)
-    await OnboardingService(env.client, catalog(), queue).restart(handle.id, "no_show")
-    first = env.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
-    await eventually(first.describe, lambda d: d.status == WorkflowExecutionStatus.CONTINUED_AS_NEW)
-    return first
+    await handle.result()
+    with tempfile.TemporaryDirectory() as scratch:
+        database = migrated_sqlite(Path(scratch) / "kickoff.sqlite3")
+        await OnboardingService(env.client, catalog(), queue, database=database).restart(handle.id, "no_show")
+        await database.dispose()
+    return env.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)  # the booked run
 
 
 async def booked_then_completed(
     env: WorkflowEnvironment, queue: str, mail: MailActivities
 ) -> WorkflowHandle[Any, Any]:
-    """Booked, the meeting held a week later, the outcome (segment, advisor) completes the run."""
+    """Booked a week ahead: the run mails the team and completes (the outcome, recorded after
+    the meeting, goes to the database and adds nothing to the run's history)."""
     now = await env.get_current_time()
     handle = await start_run(
         env, queue, make_contract(delivery_start=(local_date(now) - timedelta(days=1)).isoformat())
     )
     await book_meeting(handle, at_eight(local_date(now) + timedelta(days=7)))
-    await skip_to(env, at_eight(local_date(now) + timedelta(days=8)))
-    await record_completed_kickoff(handle, segment="A")
     await handle.result()
     return handle
 
@@ -277,10 +278,11 @@ async def record_all(ledger: Path, names: list[str]) -> dict[str, str]:
 
 
 def main() -> None:
-    """Record the scenarios named on the command line (default: all of them) into state_first/.
+    """Record the scenarios named on the command line (default: all of them) into
+    complete_at_goal/.
 
-    The recordings directly in tests/histories were made by older releases (the queued path)
-    and are never overwritten: they are what proves runs in flight still replay.
+    The recordings directly in tests/histories (the queued path) and in state_first/ were made
+    by older releases and are never overwritten: they are what proves runs in flight still replay.
     """
     names = sys.argv[1:] or list(SCENARIOS)
     unknown = [name for name in names if name not in SCENARIOS]
@@ -288,9 +290,9 @@ def main() -> None:
         raise SystemExit(f"unknown scenario(s) {unknown}; known: {list(SCENARIOS)}")
     with tempfile.TemporaryDirectory() as scratch:
         recorded = asyncio.run(record_all(Path(scratch) / "ledger.sqlite3", names))
-    STATE_FIRST.mkdir(exist_ok=True)
+    CURRENT.mkdir(exist_ok=True)
     for name, history in recorded.items():
-        (STATE_FIRST / f"{name}.json").write_text(history, encoding="utf-8")
+        (CURRENT / f"{name}.json").write_text(history, encoding="utf-8")
         print(f"recorded {name}")
 
 

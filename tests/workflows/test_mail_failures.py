@@ -23,7 +23,6 @@ from tests.support import (
     local_date,
     make_contract,
     onboarding_input,
-    record_completed_kickoff,
     send_event,
     settled_state,
 )
@@ -94,17 +93,10 @@ async def test_a_mail_still_retrying_when_a_booking_arrives_is_cancelled_not_sen
         ]
         # SMTP comes back: the team's mail (still retrying) goes out, the welcome mail does not.
         mail.smtp = SmtpConfig(smtp.host, smtp.port, MAIL_FROM)
-        booked = await eventually(
-            lambda: handle.query(OnboardingWorkflow.state),
-            lambda s: s.awaiting_outcome and bool(s.emails),
-            within=30,
-        )
-        assert (booked.stage, booked.status) == ("closed", "running")
-        assert [m.template for m in booked.emails] == ["kickoff_booked"]
-        await record_completed_kickoff(handle)
-        final = await handle.result()
+        # The run completes once the team's mail is out.
+        final = await asyncio.wait_for(handle.result(), 30)
 
-    assert final.status == "completed"
+    assert (final.status, final.stage) == ("completed", "closed")
     assert [m.template for m in final.emails] == ["kickoff_booked"]
     delivered = smtp.for_onboarding(final.id)
     assert [m["To"] for m in delivered] == ["onboarding-team@assist.example"]
@@ -126,34 +118,26 @@ class _TeamRefused:
 async def test_a_team_mail_refused_at_closing_keeps_the_run_open_until_staff_resolve_it(
     ts_env, task_queue, tmp_path, started_runs
 ):
-    """The closing mail fails for good: the run waits in 'closed' with an open task, then completes.
-    Recording the kick-off outcome alone does not complete it while that task is open."""
+    """The closing mail fails for good: the run waits in 'closed' with an open task that only
+    staff can resolve, then completes (nothing else keeps it open)."""
     async with _worker_mailing_through(_TeamRefused(), ts_env, task_queue, tmp_path):
         handle, now = await _start(ts_env, task_queue, started_runs)
         await eventually(lambda: handle.query(OnboardingWorkflow.state), lambda s: bool(s.emails))
         await book_meeting(handle, now + timedelta(days=7))
         waiting = await eventually(
             lambda: handle.query(OnboardingWorkflow.state),
-            lambda s: any(e.event == "mail_failed" for e in s.timeline) and s.awaiting_outcome,
+            lambda s: any(e.event == "mail_failed" for e in s.timeline),
         )
-        assert (waiting.stage, waiting.status) == ("closed", "running")
-        # The outcome's task is opened at the booking; the mail's task once SMTP refused it.
-        [outcome, blocking] = waiting.open_tasks()
+        assert (waiting.stage, waiting.status, waiting.awaiting_outcome) == ("closed", "running", False)
+        [blocking] = waiting.open_tasks()
         assert blocking.blocks_completion
         assert blocking.title.startswith("Mail 'kickoff_booked' may not have reached team")
-        assert (outcome.kind, outcome.blocks_completion) == ("kickoff_outcome", True)
-
-        await record_completed_kickoff(handle)
-        recorded = await handle.query(OnboardingWorkflow.state)
-        assert (recorded.stage, recorded.status) == ("closed", "running")
-        assert [t.id for t in recorded.open_tasks()] == [blocking.id]
 
         await handle.execute_update(OnboardingWorkflow.complete_task, blocking.id)
         final = await handle.result()
-    assert final.status == "completed"
+    assert (final.status, final.completes_at_goal) == ("completed", True)
     assert [(t.id, t.resolution) for t in final.tasks if t.blocks_completion] == [
-        (outcome.id, "done_by_staff"),
-        (blocking.id, "done_by_staff"),
+        (blocking.id, "done_by_staff")
     ]
 
 
@@ -184,7 +168,6 @@ async def test_a_mail_smtp_is_taking_when_the_run_moves_on_is_recorded_as_sent(
         await asyncio.to_thread(slow.data_begun.wait, 20)
         assert slow.data_begun.is_set()
         await book_meeting(handle, now + timedelta(days=7))
-        await record_completed_kickoff(handle)
         final = await handle.result()
 
     assert final.stage == "closed"

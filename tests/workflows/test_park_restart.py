@@ -8,9 +8,12 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from kickoff import search_attributes as sa
+from kickoff.db.outcomes import OutcomeStore
 from kickoff.domain import EventInput
 from kickoff.service import OnboardingService
 from kickoff.workflows.onboarding import OnboardingWorkflow
+from tests.databases import migrated_sqlite
 from tests.support import (
     at_eight,
     book_meeting,
@@ -18,7 +21,6 @@ from tests.support import (
     entries,
     local_date,
     make_contract,
-    record_completed_kickoff,
     send_event,
     settled_state,
     skip_to,
@@ -103,19 +105,28 @@ async def test_events_that_do_not_apply_are_refused_with_a_reason(
     assert (await settled_state(ts_env, handle)).timeline == before.timeline
 
 
-async def test_restart_after_a_no_show_starts_a_new_cycle_in_onboarding(ts_env, ts_worker, task_queue, smtp):
-    """A completed run restarts as a new run of the same id: reminder instead of welcome, day 0 = now."""
+async def test_restart_after_a_no_show_starts_a_new_cycle_in_onboarding(
+    ts_env, ts_worker, task_queue, smtp, tmp_path
+):
+    """The booked run completed at once; the no-show is recorded in Kickoff's database and
+    restarts it as a new run of the same id: reminder instead of welcome, day 0 = now, and
+    the new run's search attributes say why it began."""
     handle, day0 = await _onboarding_run(ts_env, task_queue)
     await skip_to(ts_env, at_eight(day0 + timedelta(days=4)))
     await book_meeting(handle, at_eight(day0 + timedelta(days=9)))
-    await record_completed_kickoff(handle)
     first = await handle.result()
-    assert (first.status, first.stage) == ("completed", "closed")
+    assert (first.status, first.stage, first.completes_at_goal) == ("completed", "closed", True)
     await skip_to(ts_env, at_eight(day0 + timedelta(days=9)) + timedelta(hours=2))
 
-    service = OnboardingService(ts_env.client, catalog(), task_queue)
-    cycle, stage = await service.restart(first.id, "no_show")
+    database = migrated_sqlite(tmp_path / "kickoff.sqlite3")
+    service = OnboardingService(ts_env.client, catalog(), task_queue, database=database)
+    assert (await service.state(first.id)).awaiting_outcome
+    cycle, stage = await service.restart(first.id, "no_show", by="Emelie Larsson")
     assert (cycle, stage) == (2, "onboarding")
+    [recorded] = await OutcomeStore(database).of_onboarding(first.id)
+    assert (recorded.cycle, recorded.outcome, recorded.recorded_by) == (1, "no_show", "Emelie Larsson")
+    attributes = (await ts_env.client.get_workflow_handle(first.id).describe()).typed_search_attributes
+    assert (attributes.get(sa.RESTART_REASON), attributes.get(sa.STAGE)) == ("no_show", "onboarding")
     restarted_at = await ts_env.get_current_time()
     current = ts_env.client.get_workflow_handle_for(OnboardingWorkflow.run, first.id)
     await skip_to(ts_env, at_eight(local_date(restarted_at) + timedelta(days=3)) + timedelta(minutes=1))
@@ -142,9 +153,10 @@ async def test_restart_after_a_no_show_starts_a_new_cycle_in_onboarding(ts_env, 
 
 
 async def test_a_no_show_while_awaiting_the_outcome_continues_as_a_new_cycle(
-    ts_env, ts_worker, task_queue, smtp
+    ts_env, ts_earlier_worker, task_queue, smtp
 ):
-    """A booked run waiting in `closed` for its kick-off outcome: the restart records the no-show
+    """A booked run of the earlier release, waiting in `closed` for its kick-off outcome (as runs
+    in flight do): the restart records the no-show
     as that outcome and the same workflow continues as new, cycle 2 in onboarding, day 0 = now."""
     handle, day0 = await _onboarding_run(ts_env, task_queue)
     await skip_to(ts_env, at_eight(day0 + timedelta(days=4)))

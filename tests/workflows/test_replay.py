@@ -15,6 +15,7 @@ from temporalio.workflow import NondeterminismError
 from kickoff.converter import data_converter
 from kickoff.engine import Run
 from kickoff.worker import WORKFLOW_RUNNER
+from kickoff.workflows.onboarding import COMPLETE_AT_GOAL as COMPLETE_AT_GOAL_PATCH
 from kickoff.workflows.onboarding import STATE_FIRST as STATE_FIRST_PATCH
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
@@ -22,8 +23,11 @@ HERE = Path(__file__).parent.parent / "histories"
 QUEUED = sorted(HERE.glob("*.json"))
 """Recorded by earlier releases: runs in flight on the queued path."""
 STATE_FIRST = sorted((HERE / "state_first").glob("*.json"))
-"""Recorded by this release: every run it starts takes the state-first path."""
-HISTORIES = QUEUED + STATE_FIRST
+"""Recorded by the state-first release: runs in flight that wait in their goal stage for a
+kick-off outcome (no ``complete-at-goal`` marker)."""
+COMPLETE_AT_GOAL = sorted((HERE / "complete_at_goal").glob("*.json"))
+"""Recorded by this release: state first, and reaching the goal completes the run."""
+HISTORIES = QUEUED + STATE_FIRST + COMPLETE_AT_GOAL
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -44,13 +48,18 @@ KINDS = {
 
 @pytest.mark.parametrize(
     ("paths", "extra"),
-    [(QUEUED, set()), (STATE_FIRST, {"pakkepilot_quick_kickoff", "mail_after_relay_outage"})],
-    ids=["queued", "state-first"],
+    [
+        (QUEUED, set()),
+        (STATE_FIRST, {"pakkepilot_quick_kickoff", "mail_after_relay_outage"}),
+        (COMPLETE_AT_GOAL, {"pakkepilot_quick_kickoff", "mail_after_relay_outage"}),
+    ],
+    ids=["queued", "state-first", "complete-at-goal"],
 )
 def test_histories_cover_every_kind_of_run(paths, extra):
     """Both paths' recordings include a full unbooked run, a booking, parking, a restart, a gated
     business-day pipeline, a partnership run that continued as new at its 90-day reminder, and
-    booked runs that waited for their kick-off outcome; the state-first ones also a kick-off
+    booked runs (that waited for their kick-off outcome, or from complete-at-goal on completed
+    at the booking); the state-first ones also a kick-off
     reported at once and a mail that fell back from its local try to a retried activity."""
     assert {p.stem for p in paths} >= KINDS | extra
 
@@ -105,3 +114,17 @@ def test_each_recording_takes_the_path_its_folder_says(paths, marked):
     assert paths
     for path in paths:
         assert (STATE_FIRST_PATCH in _patches(path)) is marked, path.name
+
+
+@pytest.mark.parametrize(
+    ("paths", "marked"), [(STATE_FIRST, False), (COMPLETE_AT_GOAL, True)], ids=["before", "after"]
+)
+def test_booked_runs_carry_the_complete_at_goal_marker_only_from_this_release(paths, marked):
+    """The old booked recordings have no complete-at-goal marker (their replay takes the waiting
+    path); the new ones have it and complete at the booking."""
+    for path in paths:
+        if path.stem in {"booked_then_completed", "booked_then_no_show", "calls_tasks_and_booking"}:
+            assert (COMPLETE_AT_GOAL_PATCH in _patches(path)) is marked, path.name
+            events = json.loads(path.read_text(encoding="utf-8"))["events"]
+            completed = events[-1]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
+            assert completed or not marked, path.name  # the old no-show continued as new

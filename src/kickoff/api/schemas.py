@@ -56,6 +56,12 @@ class OpenTask(TaskPublic):
     stage: str
 
 
+class RecordedOutcomePublic(KickoffOutcome):
+    """A kick-off outcome as Kickoff's database keeps it, with the cycle it belongs to."""
+
+    cycle: int
+
+
 class OnboardingPublic(BaseModel):
     id: str
     pipeline: str
@@ -80,8 +86,11 @@ class OnboardingPublic(BaseModel):
     visits: list[StageVisit]
     """This cycle's stage visits, oldest first (time in stage)."""
     awaiting_outcome: bool
-    """Booked: waiting in its goal stage for staff to record how the kick-off went."""
+    """Booked, and no kick-off outcome recorded for this cycle yet."""
     kickoff_outcome: KickoffOutcome | None
+    """This cycle's kick-off outcome, with who recorded it and when."""
+    kickoff_outcomes: list[RecordedOutcomePublic] = Field(default_factory=list)
+    """Every cycle's recorded kick-off outcome, oldest first (a no-show stays with its cycle)."""
     archived: ArchivedHistory | None = None
     """A long-lived run's oldest timeline entries, finished tasks and mails, as counts."""
 

@@ -29,6 +29,8 @@ from kickoff.service import NotFoundError, OnboardingService, UnprocessableError
 
 router = APIRouter(include_in_schema=False)
 log = structlog.get_logger(__name__)
+BOARD_STAFF = "board"
+"""Who recorded a kick-off outcome when the signed-in staff member gave no name."""
 
 OnboardingId = Annotated[str, Path(alias="onboarding_id")]
 """Named as in the API's paths, so request logs and metrics bind the onboarding id for the board too."""
@@ -198,7 +200,7 @@ async def restart(
     try:
         if not reason:
             raise UnprocessableError("choose why onboarding restarts")
-        cycle, stage = await service.restart(oid, reason)
+        cycle, stage = await service.restart(oid, reason, by=session.name or BOARD_STAFF)
     except SERVICE_ERRORS as err:
         return await _onboarding_page(request, context, service, session, oid, err)
     label = _stage_label(context.catalog, oid, stage)
@@ -230,7 +232,7 @@ async def kickoff_outcome(
                 outcome=outcome,
                 segment=(segment or None) if completed else None,
                 owner=(owner or "").strip() or None if completed else None,
-                by=session.name,
+                by=session.name or BOARD_STAFF,
             ),
         )
     except SERVICE_ERRORS as err:

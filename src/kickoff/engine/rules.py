@@ -20,7 +20,7 @@ from kickoff.domain import (
     TickInput,
 )
 from kickoff.engine import plan
-from kickoff.pipelines.model import Event, Pipeline, Step
+from kickoff.pipelines.model import Event, KickoffOutcomeSpec, Pipeline, Step
 from kickoff.pipelines.payload import JsonScalar, PayloadError, check_payload
 from kickoff.schedule import format_local, start_of_day
 
@@ -201,21 +201,56 @@ def check_restart(
 def check_outcome(
     state: OnboardingState, pipeline: Pipeline, outcome: OutcomeInput, restarting: bool
 ) -> None:
-    spec = pipeline.kickoff_outcome
-    if spec is None:
-        raise Unknown(f"pipeline {pipeline.id} does not record kick-off outcomes")
+    """The ``record_kickoff_outcome`` update of a run that waits for it in its goal stage."""
+    spec = _outcome_spec(pipeline)
+    if state.completes_at_goal:
+        raise NotNow("this run completes at its goal: its kick-off outcome is recorded by Kickoff")
     if state.status != "running" or restarting:
         raise NotNow("onboarding is completed or restarting: nothing more happens")
     if state.kickoff_outcome is not None:
         raise NotNow(f"the kick-off outcome is recorded already ({state.kickoff_outcome.outcome})")
     if state.goal_event is not None:
         raise NotNow(f"onboarding is completed by {state.goal_event}: no kick-off outcome is awaited")
+    _refuse_unbooked(state, pipeline, spec)
+    _check_outcome_fields(spec, outcome)
+    if outcome.outcome != "completed" and (
+        outcome.restart is None or outcome.outcome not in outcome.restart.pipeline.restart.reasons
+    ):
+        raise NotNow(f"{outcome.outcome} restarts onboarding, and this restart is not possible")
+
+
+def check_booked_outcome(
+    state: OnboardingState, pipeline: Pipeline, outcome: OutcomeInput, restart_reasons: Sequence[str]
+) -> None:
+    """An outcome recorded outside the run, for a run that reached its goal: it must have been
+    booked (its goal is the stage where outcomes are awaited, no goal event ended it), and a
+    no-show or a rescheduling must be a reason the pipeline restarts for (``restart_reasons``).
+    Whether one is recorded already is the store's to say."""
+    spec = _outcome_spec(pipeline)
+    if state.goal_event is not None:
+        raise NotNow(f"onboarding is completed by {state.goal_event}: no kick-off outcome is awaited")
+    _refuse_unbooked(state, pipeline, spec)
+    _check_outcome_fields(spec, outcome)
+    if outcome.outcome != "completed" and outcome.outcome not in restart_reasons:
+        raise NotNow(f"{outcome.outcome} restarts onboarding, and this restart is not possible")
+
+
+def _outcome_spec(pipeline: Pipeline) -> KickoffOutcomeSpec:
+    if pipeline.kickoff_outcome is None:
+        raise Unknown(f"pipeline {pipeline.id} does not record kick-off outcomes")
+    return pipeline.kickoff_outcome
+
+
+def _refuse_unbooked(state: OnboardingState, pipeline: Pipeline, spec: KickoffOutcomeSpec) -> None:
     if state.stage != spec.awaited_in:
         awaited = pipeline.stage(spec.awaited_in).label
         raise NotNow(
             f"no kick-off is booked yet (stage {state.stage!r}): the outcome is recorded "
             f"once the onboarding is in {awaited} ({spec.awaited_in})"
         )
+
+
+def _check_outcome_fields(spec: KickoffOutcomeSpec, outcome: OutcomeInput) -> None:
     if outcome.outcome == "completed":
         if outcome.segment not in spec.segments:
             raise Invalid(f"segment must be one of {sorted(spec.segments)} for a completed kick-off")
@@ -223,8 +258,6 @@ def check_outcome(
             raise Invalid("owner: name the responsible advisor for a completed kick-off")
     elif outcome.segment or outcome.owner:
         raise Invalid(f"segment and owner belong to a completed kick-off, not to {outcome.outcome}")
-    elif outcome.restart is None or outcome.outcome not in outcome.restart.pipeline.restart.reasons:
-        raise NotNow(f"{outcome.outcome} restarts onboarding, and this restart is not possible")
 
 
 def awaits_outcome(state: OnboardingState, pipeline: Pipeline) -> bool:
@@ -232,6 +265,7 @@ def awaits_outcome(state: OnboardingState, pipeline: Pipeline) -> bool:
     spec = pipeline.kickoff_outcome
     return (
         spec is not None
+        and not state.completes_at_goal
         and state.stage == spec.awaited_in
         and state.kickoff_outcome is None
         and state.goal_event is None

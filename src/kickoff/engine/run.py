@@ -341,12 +341,19 @@ class Run(Bookkeeping):
 
     # ------------------------------------------------------------------ close
 
-    def close(self, now: datetime) -> None:
-        """The run reached its goal: tasks close with it, except those only staff may resolve;
-        a booked kick-off opens the task that waits for its outcome."""
+    def close(self, now: datetime, *, completes_at_goal: bool = True) -> None:
+        """The run reached its goal: tasks close with it, except those only staff may resolve.
+
+        ``completes_at_goal`` (runs that reach their goal from the ``complete-at-goal``
+        release on): nothing more is awaited, the kick-off outcome is recorded outside the
+        run. Otherwise (runs already waiting for it) a booked kick-off opens the task that
+        waits for its outcome, and the run stays open until it is recorded."""
         for task in self.state.open_tasks():
             if not task.blocks_completion:
                 self.finish_task(task, now, "closed_with_onboarding")
+        if completes_at_goal:
+            self.state.completes_at_goal = True
+            return
         spec = self.pipeline.kickoff_outcome
         if spec is not None and awaits_outcome(self.state, self.pipeline):
             wait = spec.task

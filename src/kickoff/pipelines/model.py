@@ -167,10 +167,11 @@ class Restart(StrictModel):
 
 
 class KickoffOutcomeSpec(StrictModel):
-    """A booked run does not complete at once: it waits in ``awaited_in`` (a goal stage, where
-    nothing is sent any more) until staff record how the kick-off went. ``completed`` needs a
-    segment and the responsible advisor; ``no_show`` and ``rescheduled`` restart onboarding.
-    The wait is a task (``task``) that only the outcome closes."""
+    """After a booking (the run completes in ``awaited_in``, a goal stage), staff record how the
+    kick-off went in Kickoff's database. ``completed`` needs a segment and the responsible
+    advisor; ``no_show`` and ``rescheduled`` restart onboarding. Runs that reached the stage
+    before the ``complete-at-goal`` release wait there instead, with a task (``task``) that
+    only the outcome closes."""
 
     awaited_in: Slug
     segments: dict[Slug, str] = Field(min_length=1)

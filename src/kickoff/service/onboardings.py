@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -25,6 +25,7 @@ from temporalio.service import RPCError
 
 from kickoff import search_attributes as sa
 from kickoff.db import Database
+from kickoff.db.outcomes import RecordedOutcome
 from kickoff.domain import (
     AmendInput,
     ChecklistItemState,
@@ -40,7 +41,7 @@ from kickoff.domain import (
     onboarding_of_task,
 )
 from kickoff.pipelines import Pipeline, PipelineCatalog
-from kickoff.service import listing
+from kickoff.service import listing, outcomes
 from kickoff.service.errors import ConflictError, NotFoundError, UnprocessableError
 from kickoff.service.rows import OnboardingRow, OpenTaskRow
 from kickoff.service.runs import describe_latest, run_update, state_of, status_name
@@ -78,6 +79,7 @@ class OnboardingService:
         self.catalog = catalog
         self.task_queue = task_queue
         self.report_cache_seconds = report_cache_seconds
+        self.outcome_settle = OUTCOME_SETTLE
         # Reports by (kind, pipeline): when computed, and the computation (shared while running).
         self.report_cache: dict[tuple[str, str], tuple[float, asyncio.Task[Any]]] = {}
         self.scope = f"WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{task_queue}'"
@@ -130,6 +132,11 @@ class OnboardingService:
                     SearchAttributePair(sa.PIPELINE, pipeline.id),
                     SearchAttributePair(sa.STAGE, first_stage),
                     SearchAttributePair(sa.PIPELINE_VERSION, input.pipeline_version),
+                    *(
+                        [SearchAttributePair(sa.RESTART_REASON, input.restart_reason)]
+                        if input.restart_reason
+                        else []
+                    ),
                 ]
             ),
             static_summary=(
@@ -150,8 +157,17 @@ class OnboardingService:
         raise NotFoundError(f"no onboarding {oid}")
 
     async def state(self, oid: str) -> OnboardingState:
+        """The latest run's state, with the kick-off outcome Kickoff's database holds for it."""
         _, description = await describe_latest(self.client, oid)
-        return await state_of(self.client, oid, description)
+        state = await state_of(self.client, oid, description)
+        if not state.completes_at_goal:
+            return state
+        recorded = await outcomes.recorded(self, oid)
+        return outcomes.with_outcome(state, self.catalog.get(state.pipeline), recorded)
+
+    async def kickoff_outcomes(self, oid: str) -> list[RecordedOutcome]:
+        """Every cycle's recorded kick-off outcome, oldest first."""
+        return await outcomes.recorded(self, oid)
 
     async def list_onboardings(
         self, pipeline: str | None, stage: str | None, limit: int
@@ -215,52 +231,12 @@ class OnboardingService:
         return oid
 
     async def record_outcome(self, oid: str, outcome: OutcomeInput) -> tuple[int, str]:
-        """How the kick-off went: ``completed`` (segment, advisor) completes the booked run;
-        ``no_show`` and ``rescheduled`` restart onboarding. Returns (cycle, stage) afterwards.
+        """How the kick-off went: ``completed`` (segment, advisor) is recorded; ``no_show`` and
+        ``rescheduled`` restart onboarding. Returns (cycle, stage) afterwards.
 
-        Every outcome goes through the run's own checks (booked, not recorded yet), so a
+        Every outcome goes through the run's checks (booked, not recorded yet), so a
         double-submitted no-show restarts once, and nothing restarts a run never booked."""
-        handle, description = await describe_latest(self.client, oid)
-        current = await state_of(self.client, oid, description)
-        pipeline = self.catalog.get(current.pipeline)
-        if pipeline is None or pipeline.kickoff_outcome is None:
-            raise NotFoundError(f"pipeline {current.pipeline} does not record kick-off outcomes")
-        if description.status != WorkflowExecutionStatus.RUNNING:
-            if current.kickoff_outcome is not None:
-                raise ConflictError(
-                    f"onboarding {oid} is completed: the kick-off outcome is recorded already "
-                    f"({current.kickoff_outcome.outcome})"
-                )
-            if outcome.outcome != "completed" and _is_goal(pipeline, current.stage):
-                # Booked before outcomes were awaited, its run completed at the booking:
-                # a no-show still restarts it, as POST /restart does.
-                return await self.restart(oid, outcome.outcome, by=outcome.by)
-            raise ConflictError(
-                f"onboarding {oid} is {status_name(description.status)}: its kick-off outcome "
-                "can no longer be recorded"
-            )
-        return await self._send_outcome(handle, current, pipeline, outcome)
-
-    async def _send_outcome(
-        self,
-        handle: WorkflowHandle[Any, Any],
-        current: OnboardingState,
-        pipeline: Pipeline,
-        outcome: OutcomeInput,
-    ) -> tuple[int, str]:
-        """The ``record_kickoff_outcome`` update; a no-show or a rescheduling carries the restart
-        it causes, with the pipeline's latest snapshot. Returns (cycle, stage) afterwards."""
-        if outcome.outcome != "completed":
-            restart = RestartInput(
-                reason=outcome.outcome, pipeline=pipeline, pipeline_version=self.catalog.version(pipeline.id)
-            )
-            outcome = outcome.model_copy(update={"restart": restart})
-        await run_update(
-            self.client, handle, OnboardingWorkflow.record_kickoff_outcome, outcome, settle=OUTCOME_SETTLE
-        )
-        if outcome.restart is not None:
-            return current.cycle + 1, pipeline.restart.stage
-        return current.cycle, current.stage
+        return await outcomes.record(self, oid, outcome)
 
     async def restart(self, oid: str, reason: str, by: str | None = None) -> tuple[int, str]:
         handle, description = await describe_latest(self.client, oid)
@@ -268,16 +244,37 @@ class OnboardingService:
         pipeline = self.catalog.get(current.pipeline)
         if pipeline is None:
             raise ConflictError(f"pipeline {current.pipeline!r} is no longer defined in pipelines.yaml")
+        running = description.status == WorkflowExecutionStatus.RUNNING
+        if reason in ("no_show", "rescheduled"):
+            # Booked and no outcome yet: the no-show is that outcome, recorded on this cycle
+            # before the next one starts.
+            no_show = OutcomeInput(outcome=reason, by=by)  # reason checked above
+            if outcomes.awaits_in_database(pipeline, current) and not any(
+                o.cycle == current.cycle for o in await outcomes.recorded(self, oid)
+            ):
+                return await outcomes.record_in_database(
+                    self, handle, description, current, pipeline, no_show
+                )
+            if running and _awaits_outcome(pipeline, current):
+                # Waiting for it in the run (and in its search attributes) before it continues.
+                try:
+                    return await outcomes.send_to_run(self, handle, current, pipeline, no_show)
+                except NotFoundError:
+                    pass  # a run started before outcomes were awaited: it completes, then restarts
+        return await self.restart_cycle(handle, description, current, pipeline, reason)
+
+    async def restart_cycle(
+        self,
+        handle: WorkflowHandle[Any, Any],
+        description: WorkflowExecutionDescription,
+        current: OnboardingState,
+        pipeline: Pipeline,
+        reason: str,
+    ) -> tuple[int, str]:
+        """The next cycle: the running run continues as it, or a new run of the same id starts."""
+        oid = current.id
         version = self.catalog.version(pipeline.id)
         running = description.status == WorkflowExecutionStatus.RUNNING
-        if running and _awaits_outcome(pipeline, current) and reason in ("no_show", "rescheduled"):
-            # Booked and waiting for its outcome: the no-show is that outcome, recorded on
-            # this cycle (and in its search attributes) before the run continues as the next.
-            try:
-                no_show = OutcomeInput(outcome=reason, by=by)  # reason checked above
-                return await self._send_outcome(handle, current, pipeline, no_show)
-            except NotFoundError:
-                pass  # a run started before outcomes were awaited: it completes, then restarts
         finishing = _is_goal(pipeline, current.stage) or current.goal_event is not None
         if running and finishing:
             # Just booked: the run is sending its closing mail. A no-show reported
@@ -362,7 +359,10 @@ def _awaits_outcome(pipeline: Pipeline, state: OnboardingState) -> bool:
     still be sending its closing mail; the workflow lets that finish first)."""
     spec = pipeline.kickoff_outcome
     return state.awaiting_outcome or (
-        spec is not None and state.stage == spec.awaited_in and state.kickoff_outcome is None
+        spec is not None
+        and not state.completes_at_goal
+        and state.stage == spec.awaited_in
+        and state.kickoff_outcome is None
     )
 
 

@@ -51,6 +51,9 @@ with workflow.unsafe.imports_passed_through():
 
 STATE_FIRST = "state-first"
 """Patch id: state actions at once, mail in its own task, kept timers, one upsert per task."""
+COMPLETE_AT_GOAL = "complete-at-goal"
+"""Patch id: reaching the goal completes the run (the kick-off outcome is recorded outside it),
+and a restart's next run carries its reason as a search attribute."""
 
 
 def _refused(refusal: Refusal) -> NoReturn:
@@ -133,6 +136,13 @@ class OnboardingWorkflow:
         self._sleeper.drop()
         summary = self._run.cycle_summary(workflow.info().run_id, workflow.now(), restart.reason)
         state = self._run.state
+        attributes = [
+            SearchAttributePair(sa.PIPELINE, restart.pipeline.id),
+            SearchAttributePair(sa.STAGE, restart.pipeline.restart.stage),
+            SearchAttributePair(sa.PIPELINE_VERSION, restart.pipeline_version),
+        ]
+        if self._completes_at_goal():
+            attributes.append(SearchAttributePair(sa.RESTART_REASON, restart.reason))
         workflow.continue_as_new(
             OnboardingInput(
                 onboarding_id=input.onboarding_id,
@@ -145,13 +155,7 @@ class OnboardingWorkflow:
             ),
             # The next cycle is listed in its first stage from its start, not under this
             # cycle's stage and outcome until its own first upsert is indexed.
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.PIPELINE, restart.pipeline.id),
-                    SearchAttributePair(sa.STAGE, restart.pipeline.restart.stage),
-                    SearchAttributePair(sa.PIPELINE_VERSION, restart.pipeline_version),
-                ]
-            ),
+            search_attributes=TypedSearchAttributes(attributes),
         )
 
     async def _settle(self) -> None:
@@ -160,13 +164,20 @@ class OnboardingWorkflow:
             lambda: workflow.all_handlers_finished() and not (self._state_first and self._mailer.pending())
         )
 
+    def _completes_at_goal(self) -> bool:
+        """Decided where a run first needs it (its goal, or a restart): a run replaying a
+        history without the marker (one already waiting for its kick-off outcome) keeps
+        waiting, and a run started earlier that reaches its goal now completes there."""
+        return self._state_first and workflow.patched(COMPLETE_AT_GOAL)
+
     async def _close(self, input: OnboardingInput) -> None:
         run = self._run
-        run.close(workflow.now())
+        run.close(workflow.now(), completes_at_goal=self._completes_at_goal())
         self._publish()
-        # A task only staff can resolve (a mail that may not have arrived, the kick-off
-        # outcome) keeps the run open in its goal stage, and in the task inbox, until it is
-        # done. A no-show recorded as the outcome restarts onboarding instead.
+        # A task only staff can resolve (a mail that may not have arrived; in runs that
+        # waited for it, the kick-off outcome) keeps the run open in its goal stage, and in
+        # the task inbox, until it is done. A no-show recorded as the outcome restarts
+        # onboarding instead.
         await self._idle_until(
             lambda: (
                 run.restart is not None

@@ -78,7 +78,7 @@ def test_the_kickoff_outcome_is_refused_before_a_booking_and_without_segment_and
     with pytest.raises(NotNow, match="no kick-off is booked yet"):
         rules.check_outcome(run.state, run.pipeline, completed, False)
     event(run, "meeting_booked", SIGNED, meeting_at=(SIGNED + timedelta(days=2)).isoformat())
-    run.close(SIGNED)
+    run.close(SIGNED, completes_at_goal=False)  # a run that waits for its outcome (earlier release)
     for bad, says in (
         (OutcomeInput(outcome="completed", owner="Sara"), "segment must be one of"),
         (OutcomeInput(outcome="completed", segment="B"), "name the responsible advisor"),
@@ -119,3 +119,36 @@ def test_a_finished_or_restarting_run_refuses_every_event() -> None:
             SIGNED,
             False,
         )
+
+
+def test_a_run_that_completes_at_its_goal_takes_no_outcome_and_one_recorded_outside_is_checked() -> None:
+    """Closing completes the run with no outcome task and no wait; its update refuses an outcome,
+    and an outcome recorded outside the run is checked like one sent to it (booked, segment,
+    advisor, a restart reason the pipeline has)."""
+    run = assist_onboarding()
+    completed = OutcomeInput(outcome="completed", segment="B", owner="Sara Lind")
+    reasons = run.pipeline.restart.reasons
+    with pytest.raises(NotNow, match="no kick-off is booked yet"):
+        rules.check_booked_outcome(run.state, run.pipeline, completed, reasons)
+    event(run, "meeting_booked", SIGNED, meeting_at=(SIGNED + timedelta(days=2)).isoformat())
+    run.close(SIGNED)
+
+    assert (run.state.completes_at_goal, run.state.awaiting_outcome, run.state.open_tasks()) == (
+        True,
+        False,
+        [],
+    )
+    with pytest.raises(NotNow, match="recorded by Kickoff"):
+        rules.check_outcome(run.state, run.pipeline, completed, False)
+    rules.check_booked_outcome(run.state, run.pipeline, completed, reasons)
+    rules.check_booked_outcome(run.state, run.pipeline, OutcomeInput(outcome="no_show"), reasons)
+    with pytest.raises(Invalid, match="segment must be one of"):
+        rules.check_booked_outcome(
+            run.state, run.pipeline, OutcomeInput(outcome="completed", owner="S"), reasons
+        )
+    with pytest.raises(Invalid, match="belong to a completed kick-off"):
+        rules.check_booked_outcome(
+            run.state, run.pipeline, OutcomeInput(outcome="no_show", segment="A"), reasons
+        )
+    with pytest.raises(NotNow, match="restarts onboarding"):
+        rules.check_booked_outcome(run.state, run.pipeline, OutcomeInput(outcome="no_show"), ("rescheduled",))

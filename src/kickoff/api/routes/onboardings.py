@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, status
@@ -19,12 +20,14 @@ from kickoff.api.schemas import (
     OnboardingSummary,
     OutcomeAccepted,
     Park,
+    RecordedOutcomePublic,
     Restart,
     RestartAccepted,
     TaskPublic,
 )
-from kickoff.domain import AmendInput, EventInput, OnboardingState, OutcomeInput, TickInput
+from kickoff.domain import AmendInput, EventInput, KickoffOutcome, OnboardingState, OutcomeInput, TickInput
 from kickoff.pipelines.payload import JsonScalar
+from kickoff.service.outcomes import API_STAFF
 
 router = APIRouter(prefix="/onboardings", tags=["onboardings"], dependencies=[ApiKey])
 
@@ -40,7 +43,7 @@ _EVENT_ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-def _public(state: OnboardingState) -> OnboardingPublic:
+def _public(state: OnboardingState, outcomes: Sequence[KickoffOutcome] = ()) -> OnboardingPublic:
     contract = state.contract
     return OnboardingPublic(
         id=state.id,
@@ -66,6 +69,7 @@ def _public(state: OnboardingState) -> OnboardingPublic:
         visits=state.visits,
         awaiting_outcome=state.awaiting_outcome,
         kickoff_outcome=state.kickoff_outcome,
+        kickoff_outcomes=[RecordedOutcomePublic.model_validate(o, from_attributes=True) for o in outcomes],
         archived=state.archived,
     )
 
@@ -84,8 +88,10 @@ async def list_onboardings(
 
 @router.get("/{onboarding_id}", response_model=OnboardingPublic, responses=_ERRORS)
 async def get_onboarding(onboarding_id: str, service: Service) -> OnboardingPublic:
-    """One onboarding: stage, tasks, mails and timeline (running or completed)."""
-    return _public(await service.state(onboarding_id))
+    """One onboarding: stage, tasks, mails and timeline (running or completed), and the
+    kick-off outcomes recorded for it."""
+    state = await service.state(onboarding_id)
+    return _public(state, await service.kickoff_outcomes(onboarding_id))
 
 
 IdempotencyKey = Annotated[
@@ -145,7 +151,7 @@ async def resume(onboarding_id: str, service: Service) -> EventAccepted:
 @router.post("/{onboarding_id}/restart", status_code=status.HTTP_202_ACCEPTED, responses=_ERRORS)
 async def restart(onboarding_id: str, body: Restart, service: Service) -> RestartAccepted:
     """Restart onboarding after a no-show or rescheduled kick-off (a new run, same id)."""
-    cycle, stage = await service.restart(onboarding_id, body.reason)
+    cycle, stage = await service.restart(onboarding_id, body.reason, by=API_STAFF)
     return RestartAccepted(id=onboarding_id, cycle=cycle, stage=stage)
 
 
@@ -160,10 +166,12 @@ async def restart(onboarding_id: str, body: Restart, service: Service) -> Restar
     },
 )
 async def kickoff_outcome(onboarding_id: str, body: KickoffOutcomeIn, service: Service) -> OutcomeAccepted:
-    """After the kick-off meeting: ``completed`` with segment and advisor completes the
-    onboarding; ``no_show`` or ``rescheduled`` restarts it (a new cycle, same id)."""
+    """After the kick-off meeting (the booked run has completed): ``completed`` with segment and
+    advisor is recorded in Kickoff's database; ``no_show`` or ``rescheduled`` is recorded and
+    restarts onboarding (a new run of the same id, cycle + 1). Recorded by "api"."""
     cycle, stage = await service.record_outcome(
-        onboarding_id, OutcomeInput(outcome=body.outcome, segment=body.segment, owner=body.owner)
+        onboarding_id,
+        OutcomeInput(outcome=body.outcome, segment=body.segment, owner=body.owner, by=API_STAFF),
     )
     return OutcomeAccepted(id=onboarding_id, outcome=body.outcome, cycle=cycle, stage=stage)
 
