@@ -22,9 +22,11 @@ attempt may send. A failure or cancellation before DATA deletes the claim.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import delete, select, update
@@ -146,3 +148,34 @@ def _now() -> datetime:
 def _aware(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes; they were written in UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+LEGACY_LEDGER = "mail-ledger.sqlite3"
+"""The file earlier releases kept on each worker host (in KICKOFF_DATA_DIR)."""
+
+
+async def import_legacy_ledger(path: Path, ledger: MailLedger) -> int:
+    """Copy an earlier release's per-host ledger file into the database; returns rows copied.
+
+    Its ``sent`` rows must survive the upgrade: a retry of a mail sent just before it would
+    otherwise send again. Its ``claimed`` rows meant "delivery unknown" (that ledger had no
+    data_started), so they become data_started, never a claim a retry could take. Rows the
+    database already has win. Idempotent."""
+    with sqlite3.connect(path) as legacy:
+        rows = legacy.execute("SELECT message_id, state, updated_at FROM mail_ledger").fetchall()
+    copied = 0
+    async with ledger.database.engine.begin() as db:
+        for message_id, state, updated_at in rows:
+            values = {
+                "message_id": message_id,
+                "state": "sent" if state == "sent" else "data_started",
+                "claimant": "imported",
+                "updated_at": _aware(datetime.fromisoformat(updated_at)),
+            }
+            match ledger.database.dialect:
+                case "postgresql":
+                    statement: Insert = postgresql.insert(mail_ledger).values(values).on_conflict_do_nothing()
+                case _:
+                    statement = sqlite.insert(mail_ledger).values(values).on_conflict_do_nothing()
+            copied += (await db.execute(statement)).rowcount
+    return copied
