@@ -14,12 +14,15 @@ import httpx
 import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError
+from temporalio.worker import Worker
 
+from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.api import create_app
+from kickoff.db import Database
 from kickoff.mailcatcher import MailCatcher
-from kickoff.worker import create_worker
+from kickoff.worker import WORKFLOW_RUNNER, create_worker
 from tests.conftest import Api, api_settings, serve_app
-from tests.support import contract_payload, days_ahead, eventually, local_today
+from tests.support import EarlierRelease, contract_payload, days_ahead, eventually, local_today
 
 # A month before today, so the run moves to `onboarding` and sends its welcome mail at once.
 PAST_DELIVERY = (local_today() - timedelta(days=30)).isoformat()
@@ -74,16 +77,15 @@ class Kickoff:
         return oid
 
     async def book(self, oid: str, meeting: dict[str, Any] | None = None) -> State:
-        """Book the kick-off: the run moves to `closed`, mails the team and waits there
-        (still running) for staff to record the outcome."""
+        """Book the kick-off: the run moves to `closed`, mails the team and completes (a run of
+        the earlier release waits there); either way the outcome is awaited."""
         response = await self.post(f"/onboardings/{oid}/meeting-booked", meeting or MEETING)
         assert response.status_code == 202, response.text
         assert response.json() == {"id": oid, "stage": "closed"}
         return await self.until(oid, lambda s: s["awaiting_outcome"])
 
     async def record_completed(self, oid: str, segment: str = "B", owner: str = "Sara Lind") -> State:
-        """The booked kick-off was held: record it (segment and advisor) and wait until the run
-        has completed."""
+        """The booked kick-off was held: record it (segment and advisor); the run has completed."""
         body = {"outcome": "completed", "segment": segment, "owner": owner}
         response = await self.post(f"/onboardings/{oid}/kickoff-outcome", body)
         assert response.status_code == 202, response.text
@@ -140,6 +142,32 @@ async def shared_api(
     settings = api_settings(f"api-{uuid.uuid4().hex}", tmp_path_factory.mktemp("api"), smtp)
     async with (
         create_worker(dev_server, settings),
+        serve_app(create_app(client=dev_server, settings=settings)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
+        yield Api(http=http, settings=settings, client=dev_server)
+
+
+@pytest.fixture(scope="session")
+async def earlier_api(
+    dev_server: Client, smtp: MailCatcher, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Api]:
+    """Like ``shared_api``, with a worker that runs the workflow as runs in flight that already
+    wait in their goal stage for a kick-off outcome go on running it (``EarlierRelease``)."""
+    settings = api_settings(f"earlier-{uuid.uuid4().hex}", tmp_path_factory.mktemp("earlier"), smtp)
+    mail = MailActivities(
+        SmtpConfig(host=settings.smtp_host, port=settings.smtp_port, mail_from=settings.mail_from),
+        MailLedger(Database(settings.database_url)),
+    )
+    worker = Worker(
+        dev_server,
+        task_queue=settings.task_queue,
+        workflows=[EarlierRelease],
+        activities=[mail.send_mail],
+        workflow_runner=WORKFLOW_RUNNER,
+    )
+    async with (
+        worker,
         serve_app(create_app(client=dev_server, settings=settings)) as base_url,
         httpx.AsyncClient(base_url=base_url, timeout=30) as http,
     ):

@@ -1,13 +1,15 @@
-"""POST /onboardings/{id}/kickoff-outcome: after the kick-off, staff record how it went (seed 003).
+"""POST /onboardings/{id}/kickoff-outcome for runs in flight that wait for it (seed 003).
 
-A booked assist-se run waits in `closed` (nothing is sent any more) until then:
-`completed` with segment and advisor completes it; `no_show` or `rescheduled`
-restarts onboarding. Outcome and segment are search attributes; the advisor's
-name is personal data and stays in the run's state.
+A run that was booked before the ``complete-at-goal`` release waits in `closed` (nothing is
+sent any more) until then: `completed` with segment and advisor completes it; `no_show` or
+`rescheduled` restarts onboarding. Outcome and segment are search attributes; the advisor's
+name is personal data and stays in the run's state. These runs come from a worker running
+``EarlierRelease``; runs of this release: ``test_kickoff_outcome_recorded.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -15,12 +17,30 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from kickoff import search_attributes as sa
+from kickoff.mailcatcher import MailCatcher
 from tests.api.conftest import PAST_DELIVERY, Kickoff, State, comparable, templates
+from tests.conftest import Api
 from tests.support import contract_payload, days_ahead, eventually
 
 MEETING_AT = days_ahead(3, 10)
 MEETING = {"meeting_at": MEETING_AT.isoformat()}
 COMPLETED = {"outcome": "completed", "segment": "B", "owner": "Sara Lind"}
+
+
+@pytest.fixture
+async def kickoff(earlier_api: Api, smtp: MailCatcher) -> AsyncIterator[Kickoff]:
+    """Onboardings run by the earlier release's worker (they wait in `closed` for the outcome)."""
+    helper = Kickoff(earlier_api, smtp)
+    yield helper
+    await helper.terminate_started()
+
+
+@pytest.fixture(scope="module")
+async def bystander(earlier_api: Api, smtp: MailCatcher) -> AsyncIterator[str]:
+    helper = Kickoff(earlier_api, smtp)
+    oid = await helper.start()
+    yield oid
+    await helper.terminate_started()
 
 
 async def _booked(kickoff: Kickoff) -> tuple[str, State]:

@@ -22,15 +22,19 @@ async def test_restart_after_booked_meeting_starts_cycle_2_with_a_booking_remind
     kickoff: Kickoff, held_first: bool
 ) -> None:
     """Restarting a booked onboarding starts cycle 2 in onboarding with a booking reminder, not a
-    welcome: whether the run still awaits its kick-off outcome (the no-show is that outcome, and the
-    run continues as new) or its kick-off was recorded as held and the run completed (a new run)."""
+    welcome, as a new run of the same id: whether the kick-off outcome is still awaited (the no-show
+    is recorded as that outcome) or the kick-off was recorded as held."""
     oid = await kickoff.start()
     if held_first:
         closed = await kickoff.close(oid)
         assert closed["status"] == "completed"
     else:
         closed = await kickoff.book(oid)
-        assert (closed["status"], closed["stage"]) == ("running", "closed")
+        assert (closed["status"], closed["stage"], closed["awaiting_outcome"]) == (
+            "completed",
+            "closed",
+            True,
+        )
     first_run = await kickoff.run_id(oid)
 
     response = await kickoff.post(f"/onboardings/{oid}/restart", {"reason": "no_show"})
@@ -78,13 +82,13 @@ async def test_restart_of_a_running_onboarding_continues_as_cycle_2(kickoff: Kic
 
 async def test_restarted_onboarding_can_be_booked_and_restarted_again(kickoff: Kickoff) -> None:
     """A second booking and restart give cycle 3, with both earlier cycles in previous_cycles: the
-    first restart after a completed kick-off (a new run), the second while cycle 2 awaits its outcome."""
+    first restart after a completed kick-off, the second while cycle 2 awaits its outcome."""
     oid = await kickoff.start()
     await kickoff.close(oid)
     assert (await kickoff.post(f"/onboardings/{oid}/restart", {"reason": "no_show"})).status_code == 202
     await kickoff.until(oid, lambda s: s["cycle"] == 2 and "booking_reminder" in templates(s))
     booked = await kickoff.book(oid)
-    assert (booked["cycle"], booked["stage"], booked["status"]) == (2, "closed", "running")
+    assert (booked["cycle"], booked["stage"], booked["status"]) == (2, "closed", "completed")
 
     response = await kickoff.post(f"/onboardings/{oid}/restart", {"reason": "rescheduled"})
     assert response.status_code == 202, response.text

@@ -42,24 +42,21 @@ def _timeline_details(state: dict[str, Any], event: str) -> list[str]:
 
 async def test_meeting_booked_closes_the_onboarding_and_mails_the_team(kickoff: Kickoff) -> None:
     """A booked meeting gets 202, moves the run to closed, finishes its tasks and sends kickoff_booked
-    to the team; the run waits there, sending nothing more, until the kick-off outcome completes it."""
+    to the team; then the run completes, sending nothing more, and the outcome is awaited."""
     oid = await kickoff.start()
     response = await kickoff.post(f"/onboardings/{oid}/meeting-booked", MEETING)
     assert response.status_code == 202, response.text
     assert response.json() == {"id": oid, "stage": "closed"}
 
-    state = await kickoff.until(oid, lambda s: s["awaiting_outcome"])
-    assert (state["status"], state["stage"]) == ("running", "closed")
+    state = await kickoff.until(oid, lambda s: s["status"] == "completed")
+    assert (state["stage"], state["awaiting_outcome"]) == ("closed", True)
     assert state["stage_label"] == "Avslutad"
     assert state["kickoff_outcome"] is None
     assert state["emails"][-1]["template"] == "kickoff_booked"
     assert state["emails"][-1]["to"] == TEAM_EMAIL
     assert any("Anna på kundtjänst" in detail for detail in _timeline_details(state, "meeting_booked"))
-    # Automation has stopped: the onboarding's tasks are done, only the outcome task is open.
-    [outcome_task] = [task for task in state["tasks"] if task["status"] == "open"]
-    assert all(task["status"] == "done" for task in state["tasks"] if task is not outcome_task)
-    assert (outcome_task["kind"], outcome_task["owner_role"]) == ("kickoff_outcome", "onboarding_lead")
-    assert datetime.fromisoformat(outcome_task["due_at"]) == days_ahead(4, 17)  # day after, 17:00
+    # Automation has stopped: every task is done, and none waits for the outcome.
+    assert all(task["status"] == "done" for task in state["tasks"])
     [mail] = kickoff.mails(oid, "kickoff_booked")
     assert mail["To"] == TEAM_EMAIL
     assert oid in str(mail["Subject"])
@@ -67,7 +64,6 @@ async def test_meeting_booked_closes_the_onboarding_and_mails_the_team(kickoff: 
 
     final = await kickoff.record_completed(oid)
     assert (final["status"], final["stage"], final["awaiting_outcome"]) == ("completed", "closed", False)
-    assert all(task["status"] == "done" for task in final["tasks"])
     assert final["emails"] == state["emails"]  # the outcome sends no mail
     assert len(kickoff.mails(oid, "kickoff_booked")) == 1
 

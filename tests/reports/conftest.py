@@ -49,11 +49,11 @@ class Scenario:
     parked: str
     """Parked: manual_follow_up."""
     booked: str
-    """Meeting booked: in closed, the run waiting for the kick-off's outcome."""
+    """Meeting booked: the run completed in closed, its kick-off outcome awaited."""
     finished: str
     """Booked and the kick-off recorded as completed: the run completed in closed."""
     restarted: str
-    """Booked, then a no-show: cycle 2 in onboarding (the run continued as new)."""
+    """Booked, then a no-show: cycle 2 in onboarding (a new run of the same id)."""
     restarted_after_completion: str
     """Booked, completed, then restarted: a completed run and a newer one (cycle 2, onboarding)
     under the same workflow id."""

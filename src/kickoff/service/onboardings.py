@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -270,8 +270,12 @@ class OnboardingService:
         current: OnboardingState,
         pipeline: Pipeline,
         reason: str,
+        *,
+        ends_visit: bool = False,
     ) -> tuple[int, str]:
-        """The next cycle: the running run continues as it, or a new run of the same id starts."""
+        """The next cycle: the running run continues as it, or a new run of the same id starts.
+        ``ends_visit``: the restart ends the completed run's stay in its goal stage (a no-show
+        recorded as its outcome), as a run that waited for it ended it by continuing as new."""
         oid = current.id
         version = self.catalog.version(pipeline.id)
         running = description.status == WorkflowExecutionStatus.RUNNING
@@ -305,7 +309,10 @@ class OnboardingService:
             final_stage=current.stage,
             ended_at=description.close_time or current.stage_entered_at,
             restart_reason=reason,
-            visits=current.visits,
+            visits=[
+                v.model_copy(update={"left_at": datetime.now(UTC)}) if ends_visit and v.left_at is None else v
+                for v in current.visits
+            ],
         )
         try:
             await self._start_run(

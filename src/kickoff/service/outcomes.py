@@ -129,7 +129,9 @@ async def record_in_database(
     if outcome.outcome == "completed":
         return current.cycle, current.stage
     try:
-        return await service.restart_cycle(handle, description, current, pipeline, outcome.outcome)
+        return await service.restart_cycle(
+            handle, description, current, pipeline, outcome.outcome, ends_visit=True
+        )
     except BaseException:
         await store.withdraw(current.id, current.cycle)
         raise
