@@ -124,7 +124,7 @@ async def test_booking_then_recording_a_completed_kickoff(
     board: BoardServer, staff: httpx.AsyncClient
 ) -> None:
     """The meeting time typed as local wall-clock time is sent as Stockholm time; the booked run then
-    awaits its outcome, which the outcome form records with segment and advisor."""
+    completes and awaits its outcome, which the outcome form records with segment and advisor."""
     oid = await board.start()
     booked = await _post(staff, oid, "events/meeting_booked", **{"p.meeting_at": TYPED_MEETING})
     assert "Stage: Avslutad." in text_of(await _followed(staff, booked))
@@ -139,6 +139,12 @@ async def test_booking_then_recording_a_completed_kickoff(
     assert "Completed · B-kund" in text
     assert "Responsible advisor Sara Lind" in text
     assert "Recorded by Anna Test" in text
+    # The booking completed the run; the outcome is in Kickoff's database, with who recorded it.
+    after = await board.until(oid, lambda s: bool(s["kickoff_outcomes"]))
+    assert after["status"] == "completed"
+    assert [(o["outcome"], o["recorded_by"]) for o in after["kickoff_outcomes"]] == [
+        ("completed", "Anna Test")
+    ]
 
 
 async def test_an_incomplete_outcome_is_refused_with_the_reason(
