@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from datetime import timedelta
@@ -151,6 +152,14 @@ def main() -> None:
         # Refuse to start, saying where the file is wrong (no traceback to dig through).
         print(exc, file=sys.stderr)
         raise SystemExit(2) from None
+    # Everything is shut down by now (worker drained, database disposed). Skip the interpreter's
+    # finalization: the Temporal runtime's native threads (which forward core's log lines into
+    # Python) can still call in while it tears down, and then the process aborts (SIGABRT,
+    # "PyGILState_Release") after a clean stop; seen about once in dozens of SIGTERMs.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
