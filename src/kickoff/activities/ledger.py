@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from kickoff.db import Database
+from kickoff.db.database import utc_aware
 from kickoff.db.schema import mail_ledger
 
 LedgerState = Literal["claimed", "data_started", "sent", "failed"]
@@ -64,7 +65,12 @@ class MailLedger:
         can all be claimed; ``data_started`` and ``sent`` cannot."""
         now = _now()
         async with self.database.engine.begin() as db:
-            inserted = await db.execute(self._insert_new(message_id, claimant, now))
+            inserted = await db.execute(
+                _insert_if_absent(
+                    self.database.dialect,
+                    {"message_id": message_id, "state": "claimed", "claimant": claimant, "updated_at": now},
+                )
+            )
             if inserted.rowcount == 1:
                 return None
             taken_over = await db.execute(
@@ -83,7 +89,7 @@ class MailLedger:
             ).one_or_none()
         if row is None:  # released between our insert and update: try again
             return await self.claim(message_id, claimant)
-        return LedgerEntry(message_id, row.state, _aware(row.updated_at))
+        return LedgerEntry(message_id, row.state, utc_aware(row.updated_at))
 
     async def start_data(self, message_id: str, claimant: str) -> bool:
         """Record that DATA is about to start; False if this attempt no longer holds the claim."""
@@ -116,7 +122,7 @@ class MailLedger:
                     )
                 )
             ).one_or_none()
-        return LedgerEntry(message_id, row.state, _aware(row.updated_at)) if row else None
+        return LedgerEntry(message_id, row.state, utc_aware(row.updated_at)) if row else None
 
     async def _move(
         self, message_id: str, state: LedgerState, *, from_state: LedgerState, claimant: str | None = None
@@ -130,24 +136,20 @@ class MailLedger:
             )
         return moved.rowcount == 1
 
-    def _insert_new(self, message_id: str, claimant: str, now: datetime) -> Insert:
-        values = {"message_id": message_id, "state": "claimed", "claimant": claimant, "updated_at": now}
-        match self.database.dialect:
-            case "postgresql":
-                return postgresql.insert(mail_ledger).values(values).on_conflict_do_nothing()
-            case "sqlite":
-                return sqlite.insert(mail_ledger).values(values).on_conflict_do_nothing()
-            case other:
-                raise ValueError(f"no mail ledger for the {other} dialect")
+
+def _insert_if_absent(dialect: str, values: dict[str, object]) -> Insert:
+    """INSERT that leaves an existing row of the same Message-ID as it is (rowcount 0)."""
+    match dialect:
+        case "postgresql":
+            return postgresql.insert(mail_ledger).values(values).on_conflict_do_nothing()
+        case "sqlite":
+            return sqlite.insert(mail_ledger).values(values).on_conflict_do_nothing()
+        case other:
+            raise ValueError(f"no mail ledger for the {other} dialect")
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were written in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 LEGACY_LEDGER = "mail-ledger.sqlite3"
@@ -170,12 +172,7 @@ async def import_legacy_ledger(path: Path, ledger: MailLedger) -> int:
                 "message_id": message_id,
                 "state": "sent" if state == "sent" else "data_started",
                 "claimant": "imported",
-                "updated_at": _aware(datetime.fromisoformat(updated_at)),
+                "updated_at": utc_aware(datetime.fromisoformat(updated_at)),
             }
-            match ledger.database.dialect:
-                case "postgresql":
-                    statement: Insert = postgresql.insert(mail_ledger).values(values).on_conflict_do_nothing()
-                case _:
-                    statement = sqlite.insert(mail_ledger).values(values).on_conflict_do_nothing()
-            copied += (await db.execute(statement)).rowcount
+            copied += (await db.execute(_insert_if_absent(ledger.database.dialect, values))).rowcount
     return copied

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,12 @@ from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """Several processes (worker, API) share the embedded file: wait for a writer, do not fail."""
+
+
+def utc_aware(moment: datetime) -> datetime:
+    """A moment read back from the database, as an aware UTC datetime: SQLite hands back naive
+    datetimes (Kickoff writes them in UTC), PostgreSQL aware ones."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Database:

@@ -6,12 +6,12 @@ about the customer, so it lives here rather than in a run kept open for it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from kickoff.db.database import Database
+from kickoff.db.database import Database, utc_aware
 from kickoff.db.schema import kickoff_outcomes
 from kickoff.domain import KickoffOutcome
 
@@ -57,10 +57,6 @@ class OutcomeStore:
         async with self.database.engine.connect() as connection:
             rows = (await connection.execute(query)).mappings().all()
         return [
-            RecordedOutcome.model_validate({**row, "recorded_at": _aware(row["recorded_at"])}) for row in rows
+            RecordedOutcome.model_validate({**row, "recorded_at": utc_aware(row["recorded_at"])})
+            for row in rows
         ]
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were written in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
