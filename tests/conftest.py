@@ -102,20 +102,28 @@ def mail_activities(smtp: MailCatcher, tmp_path: Path) -> MailActivities:
     )
 
 
-@pytest.fixture
-async def ts_worker(
-    ts_env: WorkflowEnvironment, task_queue: str, mail_activities: MailActivities
+@asynccontextmanager
+async def _ts_worker_of(
+    workflow: type, ts_env: WorkflowEnvironment, task_queue: str, mail_activities: MailActivities
 ) -> AsyncIterator[Worker]:
-    """A worker on a fresh task queue of the time-skipping server."""
     async with Worker(
         ts_env.client,
         task_queue=task_queue,
-        workflows=[OnboardingWorkflow],
+        workflows=[workflow],
         workflow_runner=WORKFLOW_RUNNER,
         activities=[mail_activities.send_mail],
     ) as worker:
         yield worker
         await terminate_started_runs(ts_env)
+
+
+@pytest.fixture
+async def ts_worker(
+    ts_env: WorkflowEnvironment, task_queue: str, mail_activities: MailActivities
+) -> AsyncIterator[Worker]:
+    """A worker on a fresh task queue of the time-skipping server."""
+    async with _ts_worker_of(OnboardingWorkflow, ts_env, task_queue, mail_activities) as worker:
+        yield worker
 
 
 @pytest.fixture
@@ -124,15 +132,8 @@ async def ts_earlier_worker(
 ) -> AsyncIterator[Worker]:
     """Like ``ts_worker``, running the workflow as runs that already wait for their kick-off
     outcome in their goal stage go on running it (``tests.support.EarlierRelease``)."""
-    async with Worker(
-        ts_env.client,
-        task_queue=task_queue,
-        workflows=[EarlierRelease],
-        workflow_runner=WORKFLOW_RUNNER,
-        activities=[mail_activities.send_mail],
-    ) as worker:
+    async with _ts_worker_of(EarlierRelease, ts_env, task_queue, mail_activities) as worker:
         yield worker
-        await terminate_started_runs(ts_env)
 
 
 async def terminate_started_runs(ts_env: WorkflowEnvironment) -> None:
