@@ -32,10 +32,10 @@ from kickoff.mailcatcher import MailCatcher, free_port
 from kickoff.settings import Settings
 from kickoff.signature import sign
 from kickoff.temporal import connect_when_ready, ensure_search_attributes
-from kickoff.worker import WORKFLOW_RUNNER, create_worker
+from kickoff.worker import create_worker
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.databases import PostgresServer, migrated_sqlite, start_postgres
-from tests.support import ROOT, STARTED_RUNS, EarlierRelease, end_run
+from tests.support import ROOT, STARTED_RUNS, EarlierRelease, end_run, worker_for
 
 BIN = Path(sys.executable).parent
 API_KEY = "test-api-key"
@@ -106,13 +106,7 @@ def mail_activities(smtp: MailCatcher, tmp_path: Path) -> MailActivities:
 async def _ts_worker_of(
     workflow: type, ts_env: WorkflowEnvironment, task_queue: str, mail_activities: MailActivities
 ) -> AsyncIterator[Worker]:
-    async with Worker(
-        ts_env.client,
-        task_queue=task_queue,
-        workflows=[workflow],
-        workflow_runner=WORKFLOW_RUNNER,
-        activities=[mail_activities.send_mail],
-    ) as worker:
+    async with worker_for(ts_env.client, task_queue, mail_activities, workflow) as worker:
         yield worker
         await terminate_started_runs(ts_env)
 

@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy
 from alembic import command
 from pytest_postgresql.executors import PostgreSQLExecutor
 from pytest_postgresql.janitor import DatabaseJanitor
 
+from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.db import Database
 from kickoff.db.migrate import alembic_config
 from kickoff.mailcatcher import free_port
@@ -33,6 +35,14 @@ def migrated_sqlite(path: Path) -> Database:
         command.upgrade(alembic_config(connection), "head")
     engine.dispose()
     return Database(f"sqlite+aiosqlite:///{path}")
+
+
+def mail_with_own_ledger(host: str, port: int, ledger_file: Path, **smtp: Any) -> MailActivities:
+    """Mail activities for a test's own worker: SMTP at ``host:port``, a fresh SQLite ledger."""
+    return MailActivities(
+        SmtpConfig(host, port, "Kickoff <kickoff@test.example>", **smtp),
+        MailLedger(migrated_sqlite(ledger_file)),
+    )
 
 
 def pg_ctl() -> str:

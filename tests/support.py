@@ -15,7 +15,9 @@ from temporalio import workflow
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from kickoff.activities import MailActivities
 from kickoff.domain import (
     Contract,
     EventInput,
@@ -25,6 +27,7 @@ from kickoff.domain import (
     onboarding_id,
 )
 from kickoff.pipelines import PipelineCatalog, load_pipelines
+from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,3 +231,17 @@ async def send_event(handle: WorkflowHandle[Any, Any], name: str, **payload: str
 
 def entries(state: OnboardingState, event: str) -> list[tuple[datetime, str]]:
     return [(entry.at, entry.detail) for entry in state.timeline if entry.event == event]
+
+
+def worker_for(
+    client: Client, task_queue: str, mail: MailActivities, workflow: type = OnboardingWorkflow
+) -> Worker:
+    """A worker (an async context manager) running ``workflow`` and its mail on ``task_queue``,
+    sandboxed as in production."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[workflow],
+        workflow_runner=WORKFLOW_RUNNER,
+        activities=[mail.send_mail],
+    )

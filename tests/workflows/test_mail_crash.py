@@ -7,10 +7,8 @@ import sys
 from datetime import timedelta
 
 import pytest
-from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
-from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.databases import migrated_sqlite
 from tests.support import (
@@ -19,6 +17,7 @@ from tests.support import (
     local_date,
     make_contract,
     onboarding_input,
+    worker_for,
 )
 
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=10)
@@ -75,13 +74,7 @@ async def _crash_and_recover(ts_env, task_queue, smtp, ledger, point, started_ru
     assert entry.state == expected[point]
 
     # The dead worker's workflow task times out and this worker runs it again, mail included.
-    async with Worker(
-        ts_env.client,
-        task_queue=task_queue,
-        workflows=[OnboardingWorkflow],
-        workflow_runner=WORKFLOW_RUNNER,
-        activities=[survivor.send_mail],
-    ):
+    async with worker_for(ts_env.client, task_queue, survivor):
         # (The test server holds its clock while a workflow task is out: this wait is real time.)
         state = await eventually(
             lambda: handle.query(OnboardingWorkflow.state),

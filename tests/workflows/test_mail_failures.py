@@ -9,14 +9,12 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from aiosmtpd.controller import Controller
-from temporalio.worker import Worker
 
-from kickoff.activities import MailActivities, MailLedger, SmtpConfig
+from kickoff.activities import SmtpConfig
 from kickoff.domain import TickInput
 from kickoff.mailcatcher import free_port
-from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
-from tests.databases import migrated_sqlite
+from tests.databases import mail_with_own_ledger
 from tests.support import (
     book_meeting,
     eventually,
@@ -25,6 +23,7 @@ from tests.support import (
     onboarding_input,
     send_event,
     settled_state,
+    worker_for,
 )
 
 MAIL_FROM = "Kickoff <kickoff@test.example>"
@@ -36,17 +35,8 @@ async def _worker_mailing_through(handler, ts_env, task_queue, tmp_path) -> Asyn
     relay = Controller(handler, hostname="127.0.0.1", port=free_port())
     relay.start()
     try:
-        mail = MailActivities(
-            SmtpConfig("127.0.0.1", relay.port, MAIL_FROM),
-            MailLedger(migrated_sqlite(tmp_path / "ledger.sqlite3")),
-        )
-        async with Worker(
-            ts_env.client,
-            task_queue=task_queue,
-            workflows=[OnboardingWorkflow],
-            workflow_runner=WORKFLOW_RUNNER,
-            activities=[mail.send_mail],
-        ):
+        mail = mail_with_own_ledger("127.0.0.1", relay.port, tmp_path / "ledger.sqlite3")
+        async with worker_for(ts_env.client, task_queue, mail):
             yield
     finally:
         relay.stop()
@@ -66,17 +56,9 @@ async def test_a_mail_still_retrying_when_a_booking_arrives_is_cancelled_not_sen
     ts_env, task_queue, smtp, tmp_path, started_runs
 ):
     """SMTP is down while the welcome mail retries; after the booking it is cancelled, never delivered."""
-    mail = MailActivities(
-        SmtpConfig("127.0.0.1", free_port(), MAIL_FROM), MailLedger(migrated_sqlite(tmp_path / "l.sqlite3"))
-    )
+    mail = mail_with_own_ledger("127.0.0.1", free_port(), tmp_path / "l.sqlite3")
     # One worker for the run and its mail (a mail's first try is a local activity there).
-    async with Worker(
-        ts_env.client,
-        task_queue=task_queue,
-        workflows=[OnboardingWorkflow],
-        workflow_runner=WORKFLOW_RUNNER,
-        activities=[mail.send_mail],
-    ):
+    async with worker_for(ts_env.client, task_queue, mail):
         handle, now = await _start(ts_env, task_queue, started_runs)
         await eventually(
             handle.describe,

@@ -9,18 +9,13 @@ from datetime import timedelta
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
-from temporalio.worker import Worker
 
-from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.domain import OnboardingState
 from kickoff.engine import Run
 from kickoff.mailcatcher import free_port
-from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
-from tests.databases import migrated_sqlite
-from tests.support import end_run, eventually, local_date, make_contract, onboarding_input
-
-MAIL_FROM = "Kickoff <kickoff@test.example>"
+from tests.databases import mail_with_own_ledger
+from tests.support import end_run, eventually, local_date, make_contract, onboarding_input, worker_for
 
 
 async def _start(ts_env, task_queue, started_runs):
@@ -43,18 +38,10 @@ async def test_a_relay_that_never_answers_does_not_hold_up_the_runs_state(
         lambda _, writer: connections.append(writer), "127.0.0.1", free_port()
     )
     port = silent.sockets[0].getsockname()[1]
-    mail = MailActivities(
-        SmtpConfig("127.0.0.1", port, MAIL_FROM), MailLedger(migrated_sqlite(tmp_path / "l.sqlite3"))
-    )
+    mail = mail_with_own_ledger("127.0.0.1", port, tmp_path / "l.sqlite3")
     async with (
         silent,
-        Worker(
-            ts_env.client,
-            task_queue=task_queue,
-            workflows=[OnboardingWorkflow],
-            workflow_runner=WORKFLOW_RUNNER,
-            activities=[mail.send_mail],
-        ),
+        worker_for(ts_env.client, task_queue, mail),
     ):
         handle = await _start(ts_env, task_queue, started_runs)
         began = time.monotonic()
@@ -89,16 +76,8 @@ async def test_a_bug_in_the_mail_task_fails_the_workflow_task_instead_of_stoppin
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(Run, "next_mail", broken)
-    mail = MailActivities(
-        SmtpConfig(smtp.host, smtp.port, MAIL_FROM), MailLedger(migrated_sqlite(tmp_path / "l.sqlite3"))
-    )
-    async with Worker(
-        ts_env.client,
-        task_queue=task_queue,
-        workflows=[OnboardingWorkflow],
-        workflow_runner=WORKFLOW_RUNNER,
-        activities=[mail.send_mail],
-    ):
+    mail = mail_with_own_ledger(smtp.host, smtp.port, tmp_path / "l.sqlite3")
+    async with worker_for(ts_env.client, task_queue, mail):
         handle = await _start(ts_env, task_queue, started_runs)
 
         async def failed_tasks() -> int:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio.worker import Worker
-
 from kickoff import search_attributes as sa
-from kickoff.activities import MailActivities, MailLedger, SmtpConfig
+from kickoff.activities import SmtpConfig
 from kickoff.mailcatcher import free_port
-from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.mail_effect import MAIL_SLOW_AFTER
 from kickoff.workflows.onboarding import OnboardingWorkflow
-from tests.databases import migrated_sqlite
-from tests.support import eventually, local_date, make_contract, onboarding_input
+from tests.databases import mail_with_own_ledger
+from tests.support import eventually, local_date, make_contract, onboarding_input, worker_for
 
 MAIL_FROM = "Kickoff <kickoff@test.example>"
 
@@ -21,9 +18,7 @@ MAIL_FROM = "Kickoff <kickoff@test.example>"
 async def test_a_mail_retrying_past_the_slow_mark_is_counted_until_it_goes_out(
     ts_env, task_queue, smtp, tmp_path, started_runs
 ):
-    mail = MailActivities(
-        SmtpConfig("127.0.0.1", free_port(), MAIL_FROM), MailLedger(migrated_sqlite(tmp_path / "l.sqlite3"))
-    )
+    mail = mail_with_own_ledger("127.0.0.1", free_port(), tmp_path / "l.sqlite3")
     now = await ts_env.get_current_time()
     inp = onboarding_input(make_contract(delivery_start=(local_date(now) - timedelta(days=3)).isoformat()))
     started_runs.append(inp.onboarding_id)
@@ -34,13 +29,7 @@ async def test_a_mail_retrying_past_the_slow_mark_is_counted_until_it_goes_out(
     async def retrying_attribute():
         return (await handle.describe()).typed_search_attributes.get(sa.RETRYING_ACTIONS)
 
-    async with Worker(
-        ts_env.client,
-        task_queue=task_queue,
-        workflows=[OnboardingWorkflow],
-        workflow_runner=WORKFLOW_RUNNER,
-        activities=[mail.send_mail],
-    ):
+    async with worker_for(ts_env.client, task_queue, mail):
         handle = await ts_env.client.start_workflow(
             OnboardingWorkflow.run, inp, id=inp.onboarding_id, task_queue=task_queue
         )
