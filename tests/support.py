@@ -17,7 +17,9 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from kickoff.activities import MailActivities
+from kickoff.activities import MailActivities, ReadModelActivities
+from kickoff.db import Database
+from kickoff.db.read_model import ReadModelStore
 from kickoff.domain import (
     Contract,
     EventInput,
@@ -233,6 +235,13 @@ def entries(state: OnboardingState, event: str) -> list[tuple[datetime, str]]:
     return [(entry.at, entry.detail) for entry in state.timeline if entry.event == event]
 
 
+def kickoff_activities(mail: MailActivities, database: Database | None = None) -> list[Any]:
+    """The worker's activities: ``mail``, and the read-model write into ``database`` (default:
+    the mail ledger's database, as in production)."""
+    store = ReadModelStore(database or mail.ledger.database)
+    return [mail.send_mail, ReadModelActivities(store).write_read_model]
+
+
 def worker_for(
     client: Client, task_queue: str, mail: MailActivities, workflow: type = OnboardingWorkflow
 ) -> Worker:
@@ -243,5 +252,5 @@ def worker_for(
         task_queue=task_queue,
         workflows=[workflow],
         workflow_runner=WORKFLOW_RUNNER,
-        activities=[mail.send_mail],
+        activities=kickoff_activities(mail),
     )

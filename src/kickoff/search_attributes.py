@@ -24,4 +24,17 @@ SEGMENT = SearchAttributeKey.for_keyword("KickoffSegment")
 RESTART_REASON = SearchAttributeKey.for_keyword("KickoffRestartReason")
 """Why a run's cycle began (``no_show``, ``rescheduled``): set on the runs of cycle 2 on."""
 
-ALL = (PIPELINE, STAGE, PIPELINE_VERSION, OPEN_TASKS, RETRYING_ACTIONS, OUTCOME, SEGMENT, RESTART_REASON)
+READ_MODEL_BEHIND = SearchAttributeKey.for_bool("KickoffReadModelBehind")
+"""True while the run's last read-model write failed: the staff views may be stale for it."""
+
+ALL = (
+    PIPELINE,
+    STAGE,
+    PIPELINE_VERSION,
+    OPEN_TASKS,
+    RETRYING_ACTIONS,
+    OUTCOME,
+    SEGMENT,
+    RESTART_REASON,
+    READ_MODEL_BEHIND,
+)

@@ -23,8 +23,9 @@ from temporalio.runtime import (
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from kickoff.activities import MailActivities, MailLedger, SmtpConfig
+from kickoff.activities import MailActivities, MailLedger, ReadModelActivities, SmtpConfig
 from kickoff.db import Database
+from kickoff.db.read_model import ReadModelStore
 from kickoff.health import HealthServer, WorkerState, worker_readiness
 from kickoff.logging_setup import ActivityLogContextInterceptor, configure_logging
 from kickoff.pipelines import PipelineError, load_pipelines
@@ -78,12 +79,13 @@ def create_worker(
 ) -> Worker:
     """Every workflow and activity on KICKOFF_TASK_QUEUE; refuses an invalid pipelines file.
 
-    ``database`` (default: one on KICKOFF_DATABASE_URL) holds the mail ledger.
+    ``database`` (default: one on KICKOFF_DATABASE_URL) holds the mail ledger and the read model.
     """
     settings = settings or get_settings()
     # Runs carry their own pipeline snapshot, but a worker that cannot read
     # the file would hide a broken deploy: validate it before polling.
     load_pipelines(settings.pipelines_file)
+    database = database or Database(settings.database_url)
     mail = MailActivities(
         SmtpConfig(
             host=settings.smtp_host,
@@ -91,13 +93,14 @@ def create_worker(
             mail_from=settings.mail_from,
             timeout_seconds=settings.smtp_timeout_seconds,
         ),
-        MailLedger(database or Database(settings.database_url)),
+        MailLedger(database),
     )
+    read_model = ReadModelActivities(ReadModelStore(database))
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[OnboardingWorkflow],
-        activities=[mail.send_mail],
+        activities=[mail.send_mail, read_model.write_read_model],
         workflow_runner=WORKFLOW_RUNNER,
         interceptors=[ActivityLogContextInterceptor()],
         # On SIGTERM (a deploy) let a mail in the middle of its SMTP conversation

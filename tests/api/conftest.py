@@ -22,7 +22,14 @@ from kickoff.db import Database
 from kickoff.mailcatcher import MailCatcher
 from kickoff.worker import WORKFLOW_RUNNER, create_worker
 from tests.conftest import Api, api_settings, serve_app
-from tests.support import EarlierRelease, contract_payload, days_ahead, eventually, local_today
+from tests.support import (
+    EarlierRelease,
+    contract_payload,
+    days_ahead,
+    eventually,
+    kickoff_activities,
+    local_today,
+)
 
 # A month before today, so the run moves to `onboarding` and sends its welcome mail at once.
 PAST_DELIVERY = (local_today() - timedelta(days=30)).isoformat()
@@ -163,7 +170,7 @@ async def earlier_api(
         dev_server,
         task_queue=settings.task_queue,
         workflows=[EarlierRelease],
-        activities=[mail.send_mail],
+        activities=kickoff_activities(mail),
         workflow_runner=WORKFLOW_RUNNER,
     )
     async with (

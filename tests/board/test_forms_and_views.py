@@ -9,6 +9,7 @@ import pytest
 from kickoff.board.forms import event_forms, local_to_aware, read_payload
 from kickoff.board.views import Row, columns, inbox_rows, onboarding_view
 from kickoff.domain import OnboardingState, Task
+from kickoff.readmodel.snapshot import OnboardingEntry, snapshot_of
 from kickoff.service import OpenTaskRow
 from tests.support import catalog, make_contract
 
@@ -105,7 +106,7 @@ def test_columns_follow_the_stages_and_count_their_cards() -> None:
     """One column per stage in pipeline order; the owner filter keeps runs with open tasks for the role."""
     running = _state(tasks=[_task(1, NOW + timedelta(hours=5))])
     parked = _state("manual_follow_up", id="SE-C-2")
-    rows = [Row(s.id, s.stage, "running", s) for s in (running, parked)]
+    rows = [Row(s.id, s.stage, "running", entry_of(s)) for s in (running, parked)]
     board = columns(rows, ASSIST, NOW, None)
     assert [c.stage for c in board] == ASSIST.stage_ids()
     counts = {c.stage: c.count for c in board}
@@ -120,7 +121,7 @@ def test_columns_follow_the_stages_and_count_their_cards() -> None:
 def test_a_run_in_a_stage_the_pipeline_no_longer_has_keeps_a_column() -> None:
     """A run on an older snapshot is shown in a column of its own rather than dropped."""
     old = _state().model_copy(update={"stage": "retired", "stage_label": "Retired stage"})
-    board = columns([Row(old.id, "retired", "running", old)], ASSIST, NOW, None)
+    board = columns([Row(old.id, "retired", "running", entry_of(old))], ASSIST, NOW, None)
     assert (board[-1].stage, board[-1].label, board[-1].count) == ("retired", "Retired stage", 1)
 
 
@@ -166,3 +167,8 @@ def test_inbox_rows_mark_overdue_tasks_in_the_pipeline_timezone() -> None:
     ]
     assert rows[0].stage_label == "Onboarding – Pågår"
     assert rows[0].customer == "Kund AB"
+
+
+def entry_of(state: OnboardingState) -> OnboardingEntry:
+    """The read-model entry the workflow would write for ``state``."""
+    return snapshot_of(state, ASSIST, "run", 0).entry

@@ -27,13 +27,14 @@ from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities
 from kickoff.api import create_app
+from kickoff.db import Database
 from kickoff.domain import OnboardingState
 from kickoff.mailcatcher import MailCatcher
 from kickoff.signature import sign
 from kickoff.temporal import ensure_search_attributes
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.conftest import API_KEY, WEBHOOK_SECRET, api_settings, serve_app
-from tests.support import settled_state, skip_to
+from tests.support import kickoff_activities, settled_state, skip_to
 
 BIN = Path(sys.executable).parent
 
@@ -120,7 +121,7 @@ async def journey(
                 env.client,
                 task_queue=task_queue,
                 workflows=[OnboardingWorkflow],
-                activities=[mail_activities.send_mail],
+                activities=kickoff_activities(mail_activities, Database(settings.database_url)),
             ),
             serve_app(create_app(client=env.client, settings=settings)) as base_url,
             httpx.AsyncClient(base_url=base_url, timeout=30) as http,

@@ -35,6 +35,7 @@ from tests.support import (
     catalog,
     end_run,
     eventually,
+    kickoff_activities,
     local_date,
     make_contract,
     send_event,
@@ -266,7 +267,7 @@ async def record_all(ledger: Path, names: list[str]) -> dict[str, str]:
                 task_queue=queue,
                 workflows=[OnboardingWorkflow],
                 workflow_runner=WORKFLOW_RUNNER,
-                activities=[mail.send_mail],
+                activities=kickoff_activities(mail),
             ):
                 handle = await scenario(env, queue, mail)
                 recorded[name] = (await handle.fetch_history()).to_json()

@@ -187,8 +187,10 @@ async def workerless(dev_server, tmp_path, smtp) -> AsyncIterator[Api]:
         yield Api(http=http, settings=settings, client=dev_server)
 
 
-async def test_reports_without_a_worker_count_the_run_and_skip_its_state(workerless: Api) -> None:
-    """The funnel needs visibility only; stage times skip a run no worker answers for, instead of failing."""
+async def test_reports_without_a_worker_count_the_run_from_its_provisional_row(workerless: Api) -> None:
+    """A run no worker has picked up yet is in the read model from its start (the API writes its
+    planned first state): the funnel counts it in its first stage, and stage times count it as
+    an onboarding without finished visits, instead of failing or waiting for a worker."""
     created = await workerless.post_contract(contract_payload(delivery_start=PAST_DELIVERY))
     assert created.status_code == 202, created.text
     oid = created.json()["id"]
@@ -198,7 +200,8 @@ async def test_reports_without_a_worker_count_the_run_and_skip_its_state(workerl
         )
         assert _counts(funnel)["new"] == 1  # no worker has moved it on
         times = await _report(workerless, "stage-times", pipeline="assist-se")
-        assert (times["onboardings"], times["unreadable"]) == (0, 1)
+        assert (times["onboardings"], times["unreadable"]) == (1, 0)
+        assert all(stage["visits"] == 0 for stage in times["stages"])
         assert times["closed_within_30_days"] is None
     finally:
         with contextlib.suppress(RPCError):

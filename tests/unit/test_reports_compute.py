@@ -1,4 +1,4 @@
-"""Reports: nearest-rank percentiles, time in stage, the 30-day goal share, one run per onboarding."""
+"""Reports: nearest-rank percentiles, time in stage, the 30-day goal share, the funnel."""
 
 from __future__ import annotations
 
@@ -13,11 +13,9 @@ from temporalio.client import WorkflowExecutionStatus
 from kickoff.domain import StageVisit
 from kickoff.reports.compute import (
     GOAL_WINDOW,
-    RunRow,
     finished_hours,
     funnel_of,
     goal_share,
-    latest_runs,
     percentile,
     reached_goal_within,
     stage_times_of,
@@ -206,44 +204,7 @@ def test_report_share_uses_the_pipelines_goal_stages() -> None:
     assert timedelta(days=30) == GOAL_WINDOW
 
 
-# ---------------------------------------------------------------- one row per onboarding (funnel)
-
-
-def row(oid: str, minute: int, status: WorkflowExecutionStatus, stage: str) -> RunRow:
-    return RunRow(
-        id=oid,
-        run_id=f"{oid}-{minute}",
-        start_time=T0 + timedelta(minutes=minute),
-        status=status,
-        stage=stage,
-    )
-
-
-def test_latest_runs_count_each_onboarding_once_in_its_newest_run() -> None:
-    """A restarted onboarding's older completed run and a continued-as-new run are not counted again."""
-    rows = [
-        row("SE-A", 0, COMPLETED, "closed"),  # restarted after completion ...
-        row("SE-A", 5, RUNNING, "onboarding"),  # ... and running again in cycle 2
-        row("SE-B", 1, WorkflowExecutionStatus.CONTINUED_AS_NEW, "follow_up"),
-        row("SE-B", 2, RUNNING, "follow_up"),
-        row("SE-C", 3, COMPLETED, "closed"),
-    ]
-    latest = {r.id: (r.stage, r.status) for r in latest_runs(rows)}
-    assert latest == {
-        "SE-A": ("onboarding", RUNNING),
-        "SE-B": ("follow_up", RUNNING),
-        "SE-C": ("closed", COMPLETED),
-    }
-
-
-def test_latest_runs_leave_out_onboardings_whose_newest_run_was_terminated() -> None:
-    """An onboarding ops terminated is in no stage, even if an older cycle completed."""
-    rows = [
-        row("SE-A", 0, COMPLETED, "closed"),
-        row("SE-A", 5, WorkflowExecutionStatus.TERMINATED, "onboarding"),
-        row("SE-B", 1, WorkflowExecutionStatus.FAILED, "new"),
-    ]
-    assert latest_runs(rows) == []
+# ---------------------------------------------------------------- the funnel
 
 
 def test_funnel_counts_per_stage_in_pipeline_order_with_zeros() -> None:
@@ -283,3 +244,9 @@ def test_the_30_days_count_from_when_onboarding_could_begin_not_from_the_contrac
 
     assert goal_share([visits], ["closed"], now) == (0.0, 1)
     assert goal_share([visits], ["closed"], now, starts=[delivery_start]) == (1.0, 1)
+
+
+def test_funnel_from_counts_equals_funnel_from_stages() -> None:
+    """The read model hands counts per stage; they give the same report as one stage per run."""
+    stages = ["onboarding", "onboarding", "closed", "retired"]
+    assert funnel_of(ASSIST, {"onboarding": 2, "closed": 1, "retired": 1}) == funnel_of(ASSIST, stages)

@@ -29,6 +29,7 @@ from kickoff.db import Database
 from kickoff.temporal import connect
 from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import OnboardingWorkflow
+from tests.support import kickoff_activities
 
 KILLED = 137
 
@@ -63,7 +64,7 @@ async def main(address: str, queue: str, smtp_port: int, ledger: Path, point: st
         task_queue=queue,
         workflows=[OnboardingWorkflow],
         workflow_runner=WORKFLOW_RUNNER,
-        activities=[mail.send_mail],
+        activities=kickoff_activities(mail),
     ):
         await asyncio.Event().wait()
 

@@ -30,11 +30,9 @@ from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
 
 from kickoff.db import Database
-from kickoff.db.database import utc_aware
+from kickoff.db.database import insert_if_absent, utc_aware
 from kickoff.db.schema import mail_ledger
 
 LedgerState = Literal["claimed", "data_started", "sent", "failed"]
@@ -66,8 +64,9 @@ class MailLedger:
         now = _now()
         async with self.database.engine.begin() as db:
             inserted = await db.execute(
-                _insert_if_absent(
+                insert_if_absent(
                     self.database.dialect,
+                    mail_ledger,
                     {"message_id": message_id, "state": "claimed", "claimant": claimant, "updated_at": now},
                 )
             )
@@ -137,17 +136,6 @@ class MailLedger:
         return moved.rowcount == 1
 
 
-def _insert_if_absent(dialect: str, values: dict[str, object]) -> Insert:
-    """INSERT that leaves an existing row of the same Message-ID as it is (rowcount 0)."""
-    match dialect:
-        case "postgresql":
-            return postgresql.insert(mail_ledger).values(values).on_conflict_do_nothing()
-        case "sqlite":
-            return sqlite.insert(mail_ledger).values(values).on_conflict_do_nothing()
-        case other:
-            raise ValueError(f"no mail ledger for the {other} dialect")
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -174,5 +162,7 @@ async def import_legacy_ledger(path: Path, ledger: MailLedger) -> int:
                 "claimant": "imported",
                 "updated_at": utc_aware(datetime.fromisoformat(updated_at)),
             }
-            copied += (await db.execute(_insert_if_absent(ledger.database.dialect, values))).rowcount
+            copied += (
+                await db.execute(insert_if_absent(ledger.database.dialect, mail_ledger, values))
+            ).rowcount
     return copied

@@ -7,17 +7,15 @@ from dataclasses import dataclass
 
 import structlog
 
-from kickoff.board.pages import SERVICE_ERRORS
 from kickoff.board.views import Row
 from kickoff.reports import funnel, stage_times
 from kickoff.reports.charts import funnel_svg, stage_times_svg
-from kickoff.service import OnboardingRow, OnboardingService
+from kickoff.service import OnboardingService, read_views
 
 log = structlog.get_logger(__name__)
 
 BOARD_LIMIT = 500
-"""Runs per board (newest first); more than this is a board nobody reads."""
-STATE_CONCURRENCY = 8
+"""Cards per board (most recently moved first); more than this is a board nobody reads."""
 ON_BOARD = ("running", "completed")
 """Run statuses that put an onboarding in a stage; terminated or failed runs are ops' business."""
 
@@ -28,25 +26,18 @@ class BoardRuns:
     truncated: bool
     ended_by_ops: int
     """Runs that were terminated, failed or timed out: not shown (the Temporal UI has them)."""
+    behind: int | None = 0
+    """Runs whose latest state has not reached the read model (None: Temporal cannot say now)."""
 
 
 async def board_runs(service: OnboardingService, pipeline: str) -> BoardRuns:
-    """Every onboarding of ``pipeline`` with its state; a run whose state cannot be read now
-    (no worker answers) still gets a card from what visibility knows, saying why."""
-    listed = await service.list_onboardings(pipeline, None, BOARD_LIMIT)
-    shown = [row for row in listed if row.status in ON_BOARD]
-    limit = asyncio.Semaphore(STATE_CONCURRENCY)
-
-    async def read(row: OnboardingRow) -> Row:
-        async with limit:
-            try:
-                state = await service.state(row.id)
-            except SERVICE_ERRORS as err:
-                return Row(row.id, row.stage, row.status, None, str(err))
-        return Row(row.id, state.stage, state.status, state)
-
-    rows = await asyncio.gather(*map(read, shown))
-    return BoardRuns(list(rows), len(listed) >= BOARD_LIMIT, len(listed) - len(shown))
+    """Every onboarding of ``pipeline`` from the read model (one indexed read, whatever the
+    number of runs), and how many runs it may not reflect yet."""
+    entries, counts = await read_views.board_entries(service, pipeline, BOARD_LIMIT + 1)
+    rows = [Row(entry.id, entry.stage, entry.status, entry) for entry in entries[:BOARD_LIMIT]]
+    ended = sum(n for status, n in counts.items() if status not in ON_BOARD)
+    behind = await read_views.runs_behind(service)
+    return BoardRuns(rows, len(entries) > BOARD_LIMIT, ended, behind)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 from kickoff.board.forms import EventForm, event_forms
 from kickoff.domain import KickoffOutcome, OnboardingState, Task, TimelineEntry
 from kickoff.pipelines.model import Pipeline
+from kickoff.readmodel.snapshot import OnboardingEntry
 from kickoff.schedule import format_local
 from kickoff.service import OpenTaskRow
 
@@ -61,19 +62,19 @@ class Column:
 
 @dataclass(frozen=True)
 class Row:
-    """One onboarding as the board found it: visibility's row, and its state when readable."""
+    """One onboarding as the board found it: its read-model entry, or why there is none."""
 
     id: str
     stage: str | None
     status: str
-    state: OnboardingState | None
+    entry: OnboardingEntry | None
     problem: str | None = None
 
 
 def card(row: Row, pipeline: Pipeline, now: datetime, owner_role: str | None) -> Card | None:
     """The card for ``row``; None when the owner filter leaves nothing of it."""
-    state = row.state
-    if state is None:
+    entry = row.entry
+    if entry is None:
         if owner_role is not None:
             return None  # its tasks are unknown, so it cannot be shown as having any for the role
         return Card(
@@ -87,21 +88,21 @@ def card(row: Row, pipeline: Pipeline, now: datetime, owner_role: str | None) ->
             status=row.status,
             unavailable=row.problem,
         )
-    tasks = [t for t in state.open_tasks() if owner_role is None or t.owner_role == owner_role]
-    if owner_role is not None and not tasks:
+    roles = [role for role in entry.open_task_roles if owner_role is None or role == owner_role]
+    if owner_role is not None and not roles:
         return None
-    outcome = state.kickoff_outcome
+    running = entry.status == "running"
     return Card(
-        id=state.id,
-        customer=state.contract.customer.name,
-        stage=state.stage,
-        days_in_stage=days_between(state.stage_entered_at, now),
-        next_step=state.next_step if state.status == "running" else None,
-        next_step_at=local(state.next_step_at, pipeline.timezone) if state.status == "running" else "",
-        open_tasks=len(tasks),
-        status=state.status,
-        outcome=outcome_text(outcome, pipeline) if outcome else None,
-        awaiting_outcome=state.awaiting_outcome,
+        id=entry.id,
+        customer=entry.customer,
+        stage=entry.stage,
+        days_in_stage=days_between(entry.stage_entered_at, now),
+        next_step=entry.next_step if running else None,
+        next_step_at=local(entry.next_step_at, pipeline.timezone) if running else "",
+        open_tasks=len(roles),
+        status=entry.status,
+        outcome=outcome_words(entry.outcome, entry.segment, pipeline) if entry.outcome else None,
+        awaiting_outcome=entry.awaiting_outcome,
     )
 
 
@@ -115,7 +116,7 @@ def columns(rows: Sequence[Row], pipeline: Pipeline, now: datetime, owner_role: 
             continue
         column = by_stage.get(shown.stage)
         if column is None:
-            label = row.state.stage_label if row.state else (shown.stage or "unknown stage")
+            label = row.entry.stage_label if row.entry else (shown.stage or "unknown stage")
             column = by_stage.setdefault(shown.stage, Column(shown.stage, label))
         column.cards.append(shown)
     for column in by_stage.values():
@@ -220,11 +221,14 @@ class OnboardingView:
 
 
 def outcome_text(outcome: KickoffOutcome, pipeline: Pipeline) -> str:
-    text = OUTCOME_LABELS.get(outcome.outcome, outcome.outcome)
-    if outcome.segment:
+    return outcome_words(outcome.outcome, outcome.segment, pipeline)
+
+
+def outcome_words(outcome: str, segment: str | None, pipeline: Pipeline) -> str:
+    text = OUTCOME_LABELS.get(outcome, outcome)
+    if segment:
         spec = pipeline.kickoff_outcome
-        segment = spec.segments.get(outcome.segment, outcome.segment) if spec else outcome.segment
-        text += f" · {segment}"
+        text += f" · {spec.segments.get(segment, segment) if spec else segment}"
     return text
 
 

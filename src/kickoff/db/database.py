@@ -6,10 +6,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.dml import Insert
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """Several processes (worker, API) share the embedded file: wait for a writer, do not fail."""
@@ -19,6 +21,17 @@ def utc_aware(moment: datetime) -> datetime:
     """A moment read back from the database, as an aware UTC datetime: SQLite hands back naive
     datetimes (Kickoff writes them in UTC), PostgreSQL aware ones."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def insert_if_absent(dialect: str, table: Table, values: dict[str, object]) -> Insert:
+    """INSERT that leaves an existing row of the same key as it is (rowcount 0)."""
+    match dialect:
+        case "postgresql":
+            return postgresql.insert(table).values(values).on_conflict_do_nothing()
+        case "sqlite":
+            return sqlite.insert(table).values(values).on_conflict_do_nothing()
+        case other:
+            raise ValueError(f"Kickoff's database runs on SQLite or PostgreSQL, not {other}")
 
 
 class Database:

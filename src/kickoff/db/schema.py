@@ -6,7 +6,7 @@ reads and writes through, and a test checks that the migrated schema matches it.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
+from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table
 
 metadata = MetaData(
     # Stable constraint names, so later migrations can refer to them on every backend.
@@ -46,3 +46,65 @@ kickoff_outcomes = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 """How each booked kick-off went: CRM data about the customer, kept beside the (completed) run."""
+
+# ---------------------------------------------------------------- the read model
+# What the staff views read (kickoff.readmodel): written by each run after its state changed,
+# rebuilt from Temporal by ``kickoff-admin rebuild-read-model``. Temporal stays the truth.
+
+read_onboardings = Table(
+    "read_onboardings",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    # Order of one onboarding's writes: a lower revision never replaces a higher one.
+    Column("revision", BigInteger, nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("pipeline", String(64), nullable=False),
+    Column("pipeline_version", String(64), nullable=False),
+    Column("stage", String(64), nullable=False),
+    Column("stage_label", String(200), nullable=False),
+    Column("stage_entered_at", DateTime(timezone=True), nullable=False),
+    # running or completed; terminated, failed or timed_out when ops ended the run.
+    Column("status", String(16), nullable=False),
+    Column("customer", String(200), nullable=False),
+    Column("next_step", String(200)),
+    Column("next_step_at", DateTime(timezone=True)),
+    Column("open_tasks", Integer, nullable=False),
+    # The owner role of each open task, as a JSON list (the board's role filter).
+    Column("open_task_roles", JSON, nullable=False),
+    Column("awaiting_outcome", Boolean, nullable=False),
+    Column("outcome", String(16)),
+    Column("segment", String(16)),
+    Column("window_start", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_read_onboardings_pipeline_status_stage", "pipeline", "status", "stage"),
+)
+
+read_tasks = Table(
+    "read_tasks",
+    metadata,
+    Column("id", String(120), primary_key=True),
+    Column("onboarding_id", String(100), nullable=False, index=True),
+    Column("kind", String(64), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("owner", String(16), nullable=False),
+    Column("owner_role", String(64)),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("stage", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("blocks_completion", Boolean, nullable=False),
+    # The inbox's order (soonest due first) is also its paging key.
+    Index("ix_read_tasks_due_at_id", "due_at", "id"),
+)
+"""Open tasks only; done ones are in their run's state."""
+
+read_visits = Table(
+    "read_visits",
+    metadata,
+    Column("onboarding_id", String(100), primary_key=True),
+    Column("cycle", Integer, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("stage", String(64), nullable=False),
+    Column("entered_at", DateTime(timezone=True), nullable=False),
+    Column("left_at", DateTime(timezone=True)),
+)

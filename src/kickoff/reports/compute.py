@@ -1,39 +1,32 @@
 """The funnel (onboardings per stage) and time in stage (median, 90th percentile).
 
-Both reports count each onboarding once, in its latest run: a run that continued as new leaves a
-closed ``ContinuedAsNew`` execution behind, and a restart after completion leaves the earlier,
-completed run next to the new one (same workflow id). Only onboardings whose latest run is running
-or completed are counted; one that ops terminated (or that failed or timed out) is in no stage.
+Both reports count each onboarding once, in its latest run (the read model keeps one row per
+onboarding, the newest run's). Only onboardings whose latest run is running or completed are
+counted; one that ops terminated (or that failed or timed out) is in no stage.
 
-The computations are pure functions over visibility rows and stage visits; ``funnel`` and
-``stage_times`` only fetch their inputs from Temporal.
+The computations are pure functions over stage counts and visits; ``funnel`` and
+``stage_times`` fetch their inputs from the read model (indexed SQL, not one query per run).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 
-from kickoff import search_attributes as sa
-from kickoff.domain import OnboardingState, StageVisit
+from kickoff.domain import StageVisit
 from kickoff.pipelines import Pipeline
-from kickoff.schedule import start_of_day
-from kickoff.service import NotFoundError, OnboardingService, UnavailableError, UnprocessableError
+from kickoff.service import OnboardingService, UnprocessableError
+from kickoff.service.read_views import database_answers, store_of
 
 R = TypeVar("R")
 
 GOAL_WINDOW = timedelta(days=30)
 """How soon after its first stage visit an onboarding must reach a goal stage to count as quick."""
-_READ_CONCURRENCY = 8
-"""States read at once for stage times: enough to be quick, few enough not to flood the workers."""
-_COUNTED = (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED)
 
 
 class StageCount(BaseModel):
@@ -75,48 +68,13 @@ class StageTimesReport(BaseModel):
 # ---------------------------------------------------------------- pure computations
 
 
-@dataclass(frozen=True)
-class RunRow:
-    """What the reports need of one workflow execution from visibility."""
-
-    id: str
-    run_id: str
-    start_time: datetime
-    status: WorkflowExecutionStatus | None
-    stage: str | None
-
-    @classmethod
-    def of(cls, execution: WorkflowExecution) -> RunRow:
-        return cls(
-            id=execution.id,
-            run_id=execution.run_id,
-            start_time=execution.start_time,
-            status=execution.status,
-            stage=execution.typed_search_attributes.get(sa.STAGE),
-        )
-
-
-def latest_runs(rows: Iterable[RunRow]) -> list[RunRow]:
-    """Each onboarding's latest run (the newest start), if that run is running or completed.
-
-    Rows of ``ContinuedAsNew`` executions are ignored: their successor is the onboarding.
-    """
-    latest: dict[str, RunRow] = {}
-    for row in rows:
-        if row.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
-            continue
-        current = latest.get(row.id)
-        if current is None or row.start_time > current.start_time:
-            latest[row.id] = row
-    return [row for row in latest.values() if row.status in _COUNTED]
-
-
-def funnel_of(pipeline: Pipeline, stages: Iterable[str | None]) -> FunnelReport:
-    """Onboardings per stage, in the pipeline's order, from each onboarding's current stage.
+def funnel_of(pipeline: Pipeline, stages: Iterable[str | None] | Mapping[str, int]) -> FunnelReport:
+    """Onboardings per stage, in the pipeline's order, from each onboarding's current stage (or
+    from counts per stage).
 
     A stage the pipeline no longer declares (a run on an older snapshot) is counted nowhere.
     """
-    counts = Counter(stages)
+    counts: Mapping[Any, int] = stages if isinstance(stages, Mapping) else Counter(stages)
     rows = [StageCount(stage=s.id, label=s.label, count=counts.get(s.id, 0)) for s in pipeline.stages]
     return FunnelReport(pipeline=pipeline.id, stages=rows, total=sum(row.count for row in rows))
 
@@ -240,19 +198,6 @@ def _pipeline(service: OnboardingService, pipeline_id: str) -> Pipeline:
     return pipeline
 
 
-async def _onboardings(service: OnboardingService, pipeline: Pipeline) -> list[RunRow]:
-    """The latest run of every onboarding of ``pipeline`` in this deployment, from visibility.
-
-    One listing without a limit: a report must not silently leave onboardings out. The pipeline id
-    comes from the catalog, so quoting it into the query is safe.
-    """
-    query = (
-        f"{service.scope} AND {sa.PIPELINE.name} = '{pipeline.id}' AND ExecutionStatus != 'ContinuedAsNew'"
-    )
-    rows = [RunRow.of(execution) async for execution in service.client.list_workflows(query)]
-    return latest_runs(rows)
-
-
 async def _cached(
     service: OnboardingService, kind: str, pipeline: str, compute: Callable[[], Coroutine[Any, Any, R]]
 ) -> R:
@@ -282,8 +227,8 @@ async def funnel(service: OnboardingService, pipeline: str) -> FunnelReport:
     spec = _pipeline(service, pipeline)
 
     async def compute() -> FunnelReport:
-        runs = await _onboardings(service, spec)
-        return funnel_of(spec, (run.stage for run in runs))
+        async with database_answers():
+            return funnel_of(spec, await store_of(service).stage_counts(spec.id))
 
     return await _cached(service, "funnel", spec.id, compute)
 
@@ -295,41 +240,15 @@ async def stage_times(service: OnboardingService, pipeline: str) -> StageTimesRe
 
 
 async def _stage_times(service: OnboardingService, spec: Pipeline) -> StageTimesReport:
-    """Time in stage over the finished visits of every onboarding of ``pipeline``.
-
-    Visits come from each onboarding's state: its earlier cycles' (``previous_cycles``, for runs
-    restarted since visits were kept) and the current one's. The 30 days count from when
-    onboarding could begin: the contract's delivery start (local midnight), or its receipt if
-    that is later, so waiting for a delivery start weeks ahead does not count against it. A run
-    whose state cannot be read (running, but no worker answers) is skipped and counted in
-    ``unreadable``, not fatal.
-    """
-    runs = await _onboardings(service, spec)
-    limit = asyncio.Semaphore(_READ_CONCURRENCY)
-
-    async def read(oid: str) -> OnboardingState | None:
-        async with limit:
-            try:
-                return await service.state(oid)
-            except (UnavailableError, NotFoundError):
-                return None
-
-    states = await asyncio.gather(*(read(run.id) for run in runs))
-    readable = [state for state in states if state is not None]
+    """Time in stage over the finished visits of every onboarding of ``pipeline``, from the read
+    model: each onboarding's visits over all its cycles, and when its onboarding could begin
+    (the delivery start's local midnight, or its first visit if later), so waiting for a
+    delivery start weeks ahead does not count against the 30 days."""
+    async with database_answers():
+        found = await store_of(service).visits(spec.id)
     visit_lists = [
-        [*(visit for cycle in state.previous_cycles for visit in cycle.visits), *state.visits]
-        for state in readable
+        [StageVisit(stage=v.stage, entered_at=v.entered_at, left_at=v.left_at) for v in visits]
+        for _, visits in found
     ]
-    starts = [_window_start(spec, state, visits) for state, visits in zip(readable, visit_lists, strict=True)]
-    return stage_times_of(
-        spec, visit_lists, datetime.now(UTC), unreadable=len(states) - len(readable), starts=starts
-    )
-
-
-def _window_start(
-    pipeline: Pipeline, state: OnboardingState, visits: Sequence[StageVisit]
-) -> datetime | None:
-    """When onboarding could begin: the delivery start, or the contract's receipt if later."""
-    if not visits:
-        return None
-    return max(visits[0].entered_at, start_of_day(state.contract.delivery_start, pipeline.timezone))
+    starts = [start for start, _ in found]
+    return stage_times_of(spec, visit_lists, datetime.now(UTC), starts=starts)

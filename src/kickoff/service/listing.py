@@ -1,18 +1,15 @@
-"""Onboardings and open tasks across runs, from Temporal visibility (and the runs' own state)."""
+"""Onboardings across runs, from Temporal visibility (the API's list of onboardings)."""
 
 from __future__ import annotations
-
-import asyncio
 
 import structlog
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
 from kickoff import search_attributes as sa
 from kickoff.pipelines import PipelineCatalog
-from kickoff.service.errors import UnavailableError, UnprocessableError
-from kickoff.service.rows import OnboardingRow, OpenTaskRow
-from kickoff.service.runs import query_state, status_name
-from kickoff.workflows.onboarding import OnboardingWorkflow
+from kickoff.service.errors import UnprocessableError
+from kickoff.service.rows import OnboardingRow
+from kickoff.service.runs import status_name
 
 _QUERY_CONCURRENCY = 8
 log = structlog.get_logger(__name__)
@@ -62,33 +59,3 @@ def _row(execution: WorkflowExecution) -> OnboardingRow:
         started_at=execution.start_time,
         run_id=execution.run_id,
     )
-
-
-async def open_tasks(client: Client, scope: str, owner_role: str | None) -> list[OpenTaskRow]:
-    """Open tasks of running onboardings, soonest due first (one state query per run with any)."""
-    query = f"{scope} AND ExecutionStatus = 'Running' AND {sa.OPEN_TASKS.name} > 0"
-    ids = [execution.id async for execution in client.list_workflows(query)]
-    limit = asyncio.Semaphore(_QUERY_CONCURRENCY)
-
-    async def tasks_of(oid: str) -> list[OpenTaskRow]:
-        async with limit:
-            try:
-                state = await query_state(client.get_workflow_handle_for(OnboardingWorkflow.run, oid))
-            except UnavailableError:
-                # Finished between the list and the query, or no worker answers: one stuck
-                # run must not take the whole inbox down with it.
-                return []
-        return [
-            OpenTaskRow(
-                task=task,
-                onboarding_id=oid,
-                pipeline=state.pipeline,
-                stage=state.stage,
-                customer=state.contract.customer.name,
-            )
-            for task in state.open_tasks()
-            if owner_role is None or task.owner_role == owner_role
-        ]
-
-    found = [row for batch in await asyncio.gather(*map(tasks_of, ids)) for row in batch]
-    return sorted(found, key=lambda row: (row.task.due_at, row.task.id))

@@ -36,12 +36,14 @@ from kickoff.domain import (
     OnboardingState,
     OutcomeInput,
     RestartInput,
+    TaskSide,
     TickInput,
     onboarding_id,
     onboarding_of_task,
 )
 from kickoff.pipelines import Pipeline, PipelineCatalog
-from kickoff.service import listing, outcomes
+from kickoff.readmodel.snapshot import is_outcome_task
+from kickoff.service import listing, outcomes, read_views
 from kickoff.service.errors import ConflictError, NotFoundError, UnprocessableError
 from kickoff.service.rows import OnboardingRow, OpenTaskRow
 from kickoff.service.runs import describe_latest, run_update, state_of, status_name
@@ -82,6 +84,8 @@ class OnboardingService:
         self.outcome_settle = OUTCOME_SETTLE
         # Reports by (kind, pipeline): when computed, and the computation (shared while running).
         self.report_cache: dict[tuple[str, str], tuple[float, asyncio.Task[Any]]] = {}
+        # When runs behind on their read-model writes were last counted, and how many.
+        self.behind_cache: tuple[float, int] | None = None
         self.scope = f"WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{task_queue}'"
         """Visibility queries see only this deployment's runs (its workflow type and task queue)."""
 
@@ -95,14 +99,12 @@ class OnboardingService:
         _check_contract_options(pipeline, contract)
         oid = onboarding_id(pipeline.id_prefix, contract.contract_id)
         version = self.catalog.version(pipeline.id)
+        input = OnboardingInput(
+            onboarding_id=oid, contract=contract, pipeline=pipeline, pipeline_version=version
+        )
         try:
-            await self._start_run(
-                OnboardingInput(
-                    onboarding_id=oid, contract=contract, pipeline=pipeline, pipeline_version=version
-                ),
-                # One run per contract, ever: a retried POST must not start a second one.
-                WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
+            # One run per contract, ever: a retried POST must not start a second one.
+            run_id = await self._start_run(input, WorkflowIDReusePolicy.REJECT_DUPLICATE)
         except WorkflowAlreadyStartedError:
             # Read what was received from the run's start event, not by querying
             # the run: a retried POST must not depend on a worker being up.
@@ -114,13 +116,16 @@ class OnboardingService:
                     f"(differs in: {', '.join(differing)})"
                 ) from None
             return StartResult(stage or pipeline.start_stage, oid, pipeline.id, created=False)
+        if self.database is not None:
+            await read_views.provisional(self, input, run_id)
         return StartResult(pipeline.start_stage, oid, pipeline.id, created=True)
 
-    async def _start_run(self, input: OnboardingInput, reuse: WorkflowIDReusePolicy) -> None:
+    async def _start_run(self, input: OnboardingInput, reuse: WorkflowIDReusePolicy) -> str:
+        """Start the run ``input`` describes; returns its run id."""
         pipeline = input.pipeline
         first_stage = pipeline.restart.stage if input.cycle > 1 else pipeline.start_stage
         cycle = f" · cycle {input.cycle}" if input.cycle > 1 else ""
-        await self.client.start_workflow(
+        handle = await self.client.start_workflow(
             OnboardingWorkflow.run,
             input,
             id=input.onboarding_id,
@@ -143,6 +148,7 @@ class OnboardingService:
                 f"Onboarding {input.onboarding_id} · pipeline {pipeline.id} ({pipeline.name}){cycle}"
             ),
         )
+        return handle.result_run_id or ""
 
     # ---------------------------------------------------------------- read
 
@@ -175,7 +181,17 @@ class OnboardingService:
         return await listing.list_onboardings(self.client, self.catalog, self.scope, pipeline, stage, limit)
 
     async def open_tasks(self, owner_role: str | None) -> list[OpenTaskRow]:
-        return await listing.open_tasks(self.client, self.scope, owner_role)
+        """Every open task (the board's inbox), soonest due first, from the read model."""
+        return (await read_views.open_tasks(self, owner_role)).rows
+
+    async def open_tasks_page(
+        self,
+        owner_role: str | None,
+        owner: TaskSide | None,
+        limit: int,
+        after: tuple[datetime, str] | None,
+    ) -> read_views.OpenTasksPage:
+        return await read_views.open_tasks(self, owner_role, owner, limit, after)
 
     # ---------------------------------------------------------------- act
 
@@ -226,6 +242,11 @@ class OnboardingService:
         oid = onboarding_of_task(task)
         if oid is None:
             raise NotFoundError(f"no task {task}")
+        if is_outcome_task(task):
+            raise ConflictError(
+                f"task {task} closes when the kick-off outcome is recorded: "
+                f"POST /onboardings/{oid}/kickoff-outcome"
+            )
         handle = await self._running(oid)
         await run_update(self.client, handle, OnboardingWorkflow.complete_task, task)
         return oid

@@ -17,6 +17,7 @@ import structlog
 from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
 
 from kickoff.db.outcomes import AlreadyRecordedError, OutcomeStore, RecordedOutcome
+from kickoff.db.read_model import ReadModelStore
 from kickoff.domain import KickoffOutcome, OnboardingState, OutcomeInput, RestartInput
 from kickoff.engine import rules
 from kickoff.engine.rules import Invalid, NotNow, Refusal, Unknown
@@ -115,6 +116,13 @@ async def record_in_database(
     store = store_of(service)
     for earlier in await store.of_onboarding(current.id):
         if earlier.cycle == current.cycle:
+            if earlier.outcome == outcome.outcome and outcome.outcome != "completed":
+                # Recorded, but whoever recorded it died before starting the next cycle (this
+                # is still the latest run): the retry starts it, rather than a 409 for good.
+                log.info("kickoff_outcome.restart_resumed", onboarding_id=current.id, cycle=current.cycle)
+                return await service.restart_cycle(
+                    handle, description, current, pipeline, outcome.outcome, ends_visit=True
+                )
             raise _recorded_already(current.id, earlier.outcome)
     try:
         rules.check_booked_outcome(current, pipeline, outcome, pipeline.restart.reasons)
@@ -126,6 +134,7 @@ async def record_in_database(
     except AlreadyRecordedError:
         raise _recorded_already(current.id, "just now") from None
     log.info("kickoff_outcome.recorded", onboarding_id=current.id, cycle=current.cycle, outcome=row.outcome)
+    await ReadModelStore(store.database).outcome_recorded(current.id, current.cycle, row.outcome, row.segment)
     if outcome.outcome == "completed":
         return current.cycle, current.stage
     try:

@@ -45,8 +45,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from kickoff.engine import Refusal, Run, rules
     from kickoff.engine.archive import compact
+    from kickoff.readmodel.snapshot import Snapshot
     from kickoff.workflows.mail_effect import Mailer
     from kickoff.workflows.publishing import Publisher, queued_entered
+    from kickoff.workflows.read_model_writer import READ_MODEL, ReadModelWriter
     from kickoff.workflows.sleeping import Sleeper
 
 STATE_FIRST = "state-first"
@@ -75,7 +77,12 @@ class OnboardingWorkflow:
             "kickoff_stage_transitions", "Stage entries, by pipeline and stage"
         )
         self._run = Run.start(input, workflow.now(), state_first=self._state_first, on_enter=self._entered)
-        self._publisher = Publisher(self._run, workflow.info().typed_search_attributes)
+        self._writer = ReadModelWriter(
+            self._run, self._state_first and workflow.patched(READ_MODEL), self._changed
+        )
+        self._publisher = Publisher(
+            self._run, workflow.info().typed_search_attributes, lambda: self._writer.behind
+        )
         self._mailer = Mailer(self._run, self._changed)
         self._mail_task: asyncio.Task[None] | None = None
 
@@ -89,6 +96,7 @@ class OnboardingWorkflow:
     @workflow.run
     async def run(self, input: OnboardingInput) -> OnboardingState:
         run = self._run
+        self._writer.start()
         if self._state_first:
             self._mail_task = asyncio.create_task(self._mailer.send_in_order())
         else:
@@ -105,7 +113,11 @@ class OnboardingWorkflow:
                 if self._state_first:
                     # Continue as new once idle; until then the plan goes on (a mail may retry
                     # for a day, and steps must not wait for it).
-                    if workflow.all_handlers_finished() and not self._mailer.pending():
+                    if (
+                        workflow.all_handlers_finished()
+                        and not self._mailer.pending()
+                        and self._writer.settled()
+                    ):
                         self._sleeper.drop()
                         carried = compact(run.state, workflow.now())
                         workflow.continue_as_new(input.model_copy(update={"carried_state": carried}))
@@ -129,6 +141,9 @@ class OnboardingWorkflow:
         self._sleeper.drop()
         await self._close(input)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        # The completed state reaches the read model before the run ends (unless the database
+        # is failing: then a rebuild or the worker's sweep of closed runs brings it there).
+        await workflow.wait_condition(self._writer.settled)
         return run.state
 
     async def _continue_as_restart(self, input: OnboardingInput, restart: RestartInput) -> None:
@@ -161,7 +176,11 @@ class OnboardingWorkflow:
     async def _settle(self) -> None:
         """Until no handler runs and (state first) no mail is queued or in flight."""
         await self._idle_until(
-            lambda: workflow.all_handlers_finished() and not (self._state_first and self._mailer.pending())
+            lambda: (
+                workflow.all_handlers_finished()
+                and not (self._state_first and self._mailer.pending())
+                and self._writer.settled()
+            )
         )
 
     def _completes_at_goal(self) -> bool:
@@ -222,6 +241,7 @@ class OnboardingWorkflow:
             self._publisher.flush()
         else:
             self._publisher.queued_publish()
+        self._writer.changed()
 
     # -------------------------------------------------------------- handlers
 
@@ -229,6 +249,17 @@ class OnboardingWorkflow:
     def state(self) -> OnboardingState:
         """The run's full state: stage, tasks, mails and timeline."""
         return self._run.state
+
+    @workflow.query
+    def read_model(self) -> Snapshot:
+        """The run's read-model snapshot now (what ``kickoff-admin rebuild-read-model`` stores)."""
+        return self._writer.snapshot()
+
+    @workflow.signal
+    def join_read_model(self) -> None:
+        """Write to the read model from now on (a run started before it existed)."""
+        self._writer.join()
+        self._changed()
 
     def _refusing(self, check: Callable[[], None]) -> None:
         try:

@@ -9,6 +9,7 @@ one per change of the open-task count, at the moments they made them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from temporalio import workflow
@@ -28,8 +29,9 @@ def queued_entered(run: Run, stage: str) -> None:
 
 
 class Publisher:
-    def __init__(self, run: Run, inherited: TypedSearchAttributes) -> None:
+    def __init__(self, run: Run, inherited: TypedSearchAttributes, behind: Callable[[], bool]) -> None:
         self._run = run
+        self._behind = behind
         self._written: dict[str, Any] = {pair.key.name: pair.value for pair in inherited}
         # Older runs' bookkeeping: RETRYING is written only once a mail was slow.
         self._open_tasks: int | None = None
@@ -68,6 +70,9 @@ class Publisher:
         ]
         if state.retrying_actions or sa.RETRYING_ACTIONS.name in self._written:
             wanted.append((sa.RETRYING_ACTIONS, state.retrying_actions))
+        # Written only once a read-model write failed: runs whose writes land never carry it.
+        if self._behind() or sa.READ_MODEL_BEHIND.name in self._written:
+            wanted.append((sa.READ_MODEL_BEHIND, self._behind()))
         return wanted
 
     # ---------------------------------------------------------------- queued
