@@ -5,6 +5,10 @@ schema. It is idempotent: compose runs it once before the API and workers start,
 run`` on every start. If the data folder still holds an earlier release's per-host mail
 ledger, it copies it into the database too (``import-mail-ledger`` does that for a file
 elsewhere, e.g. one per former worker host).
+
+``kickoff-admin rebuild-read-model`` rebuilds the staff views' read model from Temporal, the
+source of truth, and brings runs started before the read model existed onto it: run it once
+after upgrading to the release that introduced it, and whenever the read model is in doubt.
 """
 
 from __future__ import annotations
@@ -15,11 +19,15 @@ import sys
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
+from temporalio.service import RPCError
 
 from kickoff.activities.ledger import LEGACY_LEDGER, MailLedger, import_legacy_ledger
 from kickoff.db import Database, migrate
 from kickoff.db.migrate import current_revision
+from kickoff.db.read_model import ReadModelStore
+from kickoff.readmodel.from_temporal import RebuildResult, rebuild
 from kickoff.settings import get_settings
+from kickoff.temporal import connect
 
 
 async def _migrate() -> str | None:
@@ -47,9 +55,23 @@ def _import_and_set_aside(path: Path) -> None:
     print(f"kickoff-admin: copied {copied} mail ledger rows from {path.name}")
 
 
+async def _rebuild(clear: bool) -> RebuildResult:
+    settings = get_settings()
+    database = Database(settings.database_url)
+    try:
+        await migrate(database)
+        client = await connect()
+        return await rebuild(client, ReadModelStore(database), settings.task_queue, clear=clear)
+    finally:
+        await database.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv)
+    except RPCError as exc:
+        print(f"kickoff-admin: Temporal did not answer ({exc.status.name})", file=sys.stderr)
+        return 1
     except (OSError, SQLAlchemyError) as exc:
         # Only the kind of failure: the URL (and a driver's message quoting it) may hold a password.
         print(f"kickoff-admin: the database did not answer ({type(exc).__name__})", file=sys.stderr)
@@ -64,6 +86,10 @@ def _run(argv: list[str] | None) -> int:
         "import-mail-ledger", help="copy an earlier release's mail-ledger.sqlite3 into the database"
     )
     importing.add_argument("path", type=Path)
+    rebuilding = commands.add_parser(
+        "rebuild-read-model", help="rebuild the staff views' read model from Temporal (idempotent)"
+    )
+    rebuilding.add_argument("--clear", action="store_true", help="empty the read model first")
     args = parser.parse_args(argv)
     match args.command:
         case "migrate":
@@ -78,6 +104,21 @@ def _run(argv: list[str] | None) -> int:
             if not args.path.is_file():
                 parser.error(f"no such file: {args.path}")
             _import_and_set_aside(args.path)
+            return 0
+        case "rebuild-read-model":
+            result = asyncio.run(_rebuild(args.clear))
+            print(
+                f"kickoff-admin: read model rebuilt: {result.stored} onboardings stored, "
+                f"{result.joined} running runs told to keep it current, {result.removed} rows removed"
+            )
+            if result.failed:
+                # Ids only: they carry no personal data, and ops needs them to look.
+                print(
+                    f"kickoff-admin: {len(result.failed)} runs did not answer (is a worker up?): "
+                    + ", ".join(sorted(result.failed)[:20]),
+                    file=sys.stderr,
+                )
+                return 1
             return 0
         case _:  # argparse refuses unknown commands before this
             parser.error(f"unknown command {args.command}")

@@ -29,6 +29,7 @@ from kickoff.db.read_model import ReadModelStore
 from kickoff.health import HealthServer, WorkerState, worker_readiness
 from kickoff.logging_setup import ActivityLogContextInterceptor, configure_logging
 from kickoff.pipelines import PipelineError, load_pipelines
+from kickoff.readmodel.from_temporal import sweep_forever
 from kickoff.settings import Settings, get_settings
 from kickoff.temporal import connect, ensure_search_attributes
 from kickoff.workflows.onboarding import OnboardingWorkflow
@@ -137,6 +138,10 @@ async def run_worker() -> None:
             )
             await stack.enter_async_context(health)
         stack.push_async_callback(database.dispose)
+        # Runs that could not write their end (ops terminated them, or the database was down
+        # as they completed) are brought into the read model by this sweep.
+        sweep = asyncio.create_task(sweep_forever(client, ReadModelStore(database), settings.task_queue))
+        stack.callback(sweep.cancel)
         log.info(
             "worker.started",
             task_queue=settings.task_queue,

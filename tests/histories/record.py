@@ -46,11 +46,12 @@ from tests.support import (
 
 HERE = Path(__file__).parent
 Scenario = Callable[[WorkflowEnvironment, str, MailActivities], Awaitable[WorkflowHandle[Any, Any]]]
-CURRENT = HERE / "complete_at_goal"
-"""Recordings of runs this release starts (state first, completing at their goal). The files
-directly in this folder (the queued path) and in ``state_first/`` (runs that wait in their
-goal stage for a kick-off outcome) were recorded by earlier releases: they guard runs in
-flight and are never overwritten."""
+CURRENT = HERE / "read_model"
+"""Recordings of runs this release starts (state first, completing at their goal, writing the
+read model). The files directly in this folder (the queued path), in ``state_first/`` (runs
+that wait in their goal stage for a kick-off outcome) and in ``complete_at_goal/`` (runs
+without read-model writes) were recorded by earlier releases: they guard runs in flight and
+are never overwritten."""
 
 
 async def unbooked_to_inactive(
@@ -279,11 +280,11 @@ async def record_all(ledger: Path, names: list[str]) -> dict[str, str]:
 
 
 def main() -> None:
-    """Record the scenarios named on the command line (default: all of them) into
-    complete_at_goal/.
+    """Record the scenarios named on the command line (default: all of them) into read_model/.
 
-    The recordings directly in tests/histories (the queued path) and in state_first/ were made
-    by older releases and are never overwritten: they are what proves runs in flight still replay.
+    The recordings directly in tests/histories (the queued path), in state_first/ and in
+    complete_at_goal/ were made by older releases and are never overwritten: they are what
+    proves runs in flight still replay.
     """
     names = sys.argv[1:] or list(SCENARIOS)
     unknown = [name for name in names if name not in SCENARIOS]

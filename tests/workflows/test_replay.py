@@ -18,6 +18,8 @@ from kickoff.worker import WORKFLOW_RUNNER
 from kickoff.workflows.onboarding import COMPLETE_AT_GOAL as COMPLETE_AT_GOAL_PATCH
 from kickoff.workflows.onboarding import STATE_FIRST as STATE_FIRST_PATCH
 from kickoff.workflows.onboarding import OnboardingWorkflow
+from kickoff.workflows.read_model_writer import READ_MODEL as READ_MODEL_PATCH
+from kickoff.workflows.read_model_writer import WRITE_ACTIVITY
 
 HERE = Path(__file__).parent.parent / "histories"
 QUEUED = sorted(HERE.glob("*.json"))
@@ -26,8 +28,11 @@ STATE_FIRST = sorted((HERE / "state_first").glob("*.json"))
 """Recorded by the state-first release: runs in flight that wait in their goal stage for a
 kick-off outcome (no ``complete-at-goal`` marker)."""
 COMPLETE_AT_GOAL = sorted((HERE / "complete_at_goal").glob("*.json"))
-"""Recorded by this release: state first, and reaching the goal completes the run."""
-HISTORIES = QUEUED + STATE_FIRST + COMPLETE_AT_GOAL
+"""Recorded by the complete-at-goal release: state first, reaching the goal completes the run,
+no read-model writes (runs in flight that join the read model only when signalled)."""
+READ_MODEL = sorted((HERE / "read_model").glob("*.json"))
+"""Recorded by this release: as complete-at-goal, and each run writes its read-model snapshot."""
+HISTORIES = QUEUED + STATE_FIRST + COMPLETE_AT_GOAL + READ_MODEL
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -52,8 +57,9 @@ KINDS = {
         (QUEUED, set()),
         (STATE_FIRST, {"pakkepilot_quick_kickoff", "mail_after_relay_outage"}),
         (COMPLETE_AT_GOAL, {"pakkepilot_quick_kickoff", "mail_after_relay_outage"}),
+        (READ_MODEL, {"pakkepilot_quick_kickoff", "mail_after_relay_outage"}),
     ],
-    ids=["queued", "state-first", "complete-at-goal"],
+    ids=["queued", "state-first", "complete-at-goal", "read-model"],
 )
 def test_histories_cover_every_kind_of_run(paths, extra):
     """Both paths' recordings include a full unbooked run, a booking, parking, a restart, a gated
@@ -128,3 +134,25 @@ def test_booked_runs_carry_the_complete_at_goal_marker_only_from_this_release(pa
             events = json.loads(path.read_text(encoding="utf-8"))["events"]
             completed = events[-1]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
             assert completed or not marked, path.name  # the old no-show continued as new
+
+
+@pytest.mark.parametrize(
+    ("paths", "marked"), [(HISTORIES[: -len(READ_MODEL)], False), (READ_MODEL, True)], ids=["before", "after"]
+)
+def test_only_this_releases_runs_write_the_read_model(paths, marked):
+    """Earlier recordings carry no read-model marker and no write (their replay issues none);
+    this release's carry the marker and at least one ``write_read_model`` local activity."""
+    assert paths
+    for path in paths:
+        assert (READ_MODEL_PATCH in _patches(path)) is marked, path.name
+        assert (_local_activities(path).count(WRITE_ACTIVITY) > 0) is marked, path.name
+
+
+def _local_activities(path: Path) -> list[str]:
+    found = []
+    for event in json.loads(path.read_text(encoding="utf-8"))["events"]:
+        marker = event.get("markerRecordedEventAttributes", {})
+        if marker.get("markerName") == "core_local_activity":
+            [payload] = marker["details"]["data"]["payloads"]
+            found.append(json.loads(base64.b64decode(payload["data"]))["activity_type"])
+    return found

@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
 
-from kickoff.db.database import Database, insert_if_absent, utc_aware
+from kickoff.db.database import Database, utc_aware
 from kickoff.db.schema import kickoff_outcomes, read_onboardings, read_tasks, read_visits
 from kickoff.domain import Task, TaskSide, task_id
 from kickoff.readmodel.snapshot import OUTCOME_TASK_NUMBER, OnboardingEntry, Snapshot, VisitEntry
@@ -49,15 +51,9 @@ class ReadModelStore:
                 entry = entry.model_copy(
                     update={"awaiting_outcome": False, "outcome": recorded[0], "segment": recorded[1]}
                 )
-            values = _row(entry)
-            table = read_onboardings
-            moved = await db.execute(
-                update(table).where(table.c.id == entry.id, table.c.revision <= entry.revision).values(values)
-            )
-            if moved.rowcount == 0:
-                added = await db.execute(insert_if_absent(self.database.dialect, table, values))
-                if added.rowcount == 0:
-                    return False  # a newer snapshot is stored
+            stored = await db.execute(_upsert_unless_newer(self.database.dialect, _row(entry)))
+            if stored.rowcount == 0:
+                return False  # a newer snapshot is stored
             tasks = [t for t in snapshot.tasks if recorded is None or not _is_outcome_task(t, entry)]
             await _replace_children(db, entry.id, tasks, snapshot.visits)
         return True
@@ -97,6 +93,21 @@ class ReadModelStore:
                 await db.execute(delete(read_tasks).where(read_tasks.c.onboarding_id == onboarding_id))
                 await db.execute(update(table).where(table.c.id == onboarding_id).values(open_tasks=0))
         return bool(moved.rowcount)
+
+    async def remove_except(self, kept: set[str]) -> int:
+        """Remove the rows of onboardings not in ``kept`` (gone from Temporal); returns how many."""
+        async with self.database.engine.begin() as db:
+            stored = set((await db.execute(select(read_onboardings.c.id))).scalars())
+            gone = sorted(stored - kept)
+            for start in range(0, len(gone), 500):  # bound the statement's parameters
+                chunk = gone[start : start + 500]
+                for table, column in (
+                    (read_visits, read_visits.c.onboarding_id),
+                    (read_tasks, read_tasks.c.onboarding_id),
+                    (read_onboardings, read_onboardings.c.id),
+                ):
+                    await db.execute(delete(table).where(column.in_(chunk)))
+        return len(gone)
 
     async def clear(self) -> None:
         async with self.database.engine.begin() as db:
@@ -210,6 +221,29 @@ class ReadModelStore:
             )
             for entry in sorted(entries, key=lambda e: e.id)
         ]
+
+
+def _upsert_unless_newer(dialect: str, values: dict[str, Any]) -> Insert:
+    """One statement, so two writers of a new onboarding cannot both miss the row and then lose
+    the newer snapshot to the insert that won: insert, or replace a row of no higher revision."""
+    table = read_onboardings
+    match dialect:
+        case "postgresql":
+            pg = postgresql.insert(table).values(values)
+            return pg.on_conflict_do_update(
+                index_elements=[table.c.id],
+                set_={name: pg.excluded[name] for name in values if name != "id"},
+                where=table.c.revision <= pg.excluded.revision,
+            )
+        case "sqlite":
+            lite = sqlite.insert(table).values(values)
+            return lite.on_conflict_do_update(
+                index_elements=[table.c.id],
+                set_={name: lite.excluded[name] for name in values if name != "id"},
+                where=table.c.revision <= lite.excluded.revision,
+            )
+        case other:
+            raise ValueError(f"Kickoff's database runs on SQLite or PostgreSQL, not {other}")
 
 
 async def _recorded_outcome(

@@ -7,12 +7,12 @@ import binascii
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from kickoff.api.deps import ApiKey, Service
 from kickoff.api.schemas import OpenTask, TaskDone
 from kickoff.domain import TaskSide
-from kickoff.service import read_views
+from kickoff.service import UnprocessableError, read_views
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], dependencies=[ApiKey])
 
@@ -30,9 +30,7 @@ def _parse_cursor(token: str) -> tuple[datetime, str]:
         due, _, task = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
         return datetime.fromisoformat(due), task
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, "after is not a cursor from a Link header of this list"
-        ) from None
+        raise UnprocessableError("after is not a cursor from a Link header of this list") from None
 
 
 @router.get(
