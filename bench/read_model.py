@@ -160,21 +160,6 @@ async def ingest(http: httpx.AsyncClient, secret: str, count: int, concurrency: 
     return started
 
 
-class Welcomes:
-    """Onboardings whose welcome mail the catcher holds (read incrementally)."""
-
-    def __init__(self, smtp: MailCatcher) -> None:
-        self.smtp = smtp
-        self.read = 0
-        self.ids: set[str] = set()
-
-    def __call__(self) -> set[str]:
-        arrived = self.smtp.messages[self.read :]
-        self.read += len(arrived)
-        self.ids.update(m["X-Kickoff-Onboarding"] for m in arrived if str(m["Subject"]).startswith(WELCOME))
-        return self.ids
-
-
 async def scalar(db: Database, query: Select[Any]) -> int:
     async with db.engine.connect() as connection:
         return int((await connection.execute(query)).scalar_one())
@@ -192,7 +177,7 @@ async def settle(
     revision above the API's provisional 0) and every welcome mail has arrived."""
     waiting = sum(started.values())
     mailed = {oid for oid, w in started.items() if not w}
-    welcomes = Welcomes(smtp)
+    welcomed: set[str] = set()
     seen: dict[str, object] = {}
     written_query = select(func.count()).select_from(read_onboardings).where(read_onboardings.c.revision > 0)
 
@@ -201,14 +186,12 @@ async def settle(
         response.raise_for_status()
         stages = {row["stage"]: row["count"] for row in response.json()["stages"]}
         written = await scalar(db, written_query)
-        welcomed = len(mailed & welcomes())
-        seen.update(funnel=stages, written=written, welcomed=welcomed)
-        return (
-            stages.get("new") == waiting
-            and stages.get("onboarding") == len(mailed)
-            and written == len(started)
-            and welcomed == len(mailed)
-        )
+        arrived = smtp.messages[seen.get("read", 0) :]  # type: ignore[misc]
+        seen["read"] = seen.get("read", 0) + len(arrived)  # type: ignore[operator]
+        welcomed.update(m["X-Kickoff-Onboarding"] for m in arrived if m["Subject"].startswith(WELCOME))
+        seen.update(funnel=stages, written=written, welcomed=len(mailed & welcomed))
+        expected = {"new": waiting, "onboarding": len(mailed)}
+        return stages == {**stages, **expected} and written == len(started) and mailed <= welcomed
 
     try:
         await until("runs settled", settled, within, procs, every=1.0)

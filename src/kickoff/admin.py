@@ -55,12 +55,19 @@ def _import_and_set_aside(path: Path) -> None:
     print(f"kickoff-admin: copied {copied} mail ledger rows from {path.name}")
 
 
+class TemporalUnreachableError(Exception):
+    """No Temporal frontend answers at KICKOFF_TEMPORAL_ADDRESS."""
+
+
 async def _rebuild(clear: bool) -> RebuildResult:
     settings = get_settings()
     database = Database(settings.database_url)
     try:
         await migrate(database)
-        client = await connect()
+        try:
+            client = await connect()
+        except RuntimeError:  # the SDK's "Failed client connect", whatever the cause
+            raise TemporalUnreachableError from None
         return await rebuild(client, ReadModelStore(database), settings.task_queue, clear=clear)
     finally:
         await database.dispose()
@@ -69,6 +76,9 @@ async def _rebuild(clear: bool) -> RebuildResult:
 def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv)
+    except TemporalUnreachableError:
+        print("kickoff-admin: Temporal did not answer (KICKOFF_TEMPORAL_ADDRESS)", file=sys.stderr)
+        return 1
     except RPCError as exc:
         print(f"kickoff-admin: Temporal did not answer ({exc.status.name})", file=sys.stderr)
         return 1

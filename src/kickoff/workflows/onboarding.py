@@ -77,9 +77,7 @@ class OnboardingWorkflow:
             "kickoff_stage_transitions", "Stage entries, by pipeline and stage"
         )
         self._run = Run.start(input, workflow.now(), state_first=self._state_first, on_enter=self._entered)
-        self._writer = ReadModelWriter(
-            self._run, self._state_first and workflow.patched(READ_MODEL), self._changed
-        )
+        self._writer = ReadModelWriter(self._run, self._writes_read_model(), self._changed)
         self._publisher = Publisher(
             self._run, workflow.info().typed_search_attributes, lambda: self._writer.behind
         )
@@ -182,6 +180,11 @@ class OnboardingWorkflow:
                 and self._writer.settled()
             )
         )
+
+    def _writes_read_model(self) -> bool:
+        """Decided at the run's first workflow task, like state first: a run that began without
+        the marker joins the read model only when ``join_read_model`` tells it to."""
+        return self._state_first and workflow.patched(READ_MODEL)
 
     def _completes_at_goal(self) -> bool:
         """Decided where a run first needs it (its goal, or a restart): a run replaying a
