@@ -34,6 +34,11 @@ try:
     from kickoff.converter import data_converter
 except ImportError:  # measuring a release from before kickoff.converter (git worktree)
     from temporalio.contrib.pydantic import pydantic_data_converter as data_converter
+try:
+    from kickoff.activities import ReadModelActivities
+    from kickoff.db.read_model import ReadModelStore
+except ImportError:  # measuring a release from before the read model (git worktree)
+    ReadModelActivities = None  # type: ignore[assignment,misc]
 from kickoff.db import Database, migrate
 from kickoff.domain import Contract, EventInput, OnboardingInput, OnboardingState, OutcomeInput, TickInput
 from kickoff.mailcatcher import MailCatcher
@@ -280,6 +285,11 @@ async def measure(names: list[str]) -> dict[str, ChainCost]:
             mail = MailActivities(
                 SmtpConfig(smtp.host, smtp.port, "Kickoff <kickoff@bench.example>"), MailLedger(database)
             )
+            # What kickoff.worker.create_worker registers: the mail and the read-model write (a
+            # local activity each run calls after a workflow task changed its snapshot).
+            activities: list[Callable[..., Any]] = [mail.send_mail]
+            if ReadModelActivities is not None:
+                activities.append(ReadModelActivities(ReadModelStore(database)).write_read_model)
             for name in names:
                 queue = f"bench-{uuid.uuid4().hex}"
                 async with Worker(
@@ -287,7 +297,7 @@ async def measure(names: list[str]) -> dict[str, ChainCost]:
                     task_queue=queue,
                     workflows=[OnboardingWorkflow],
                     workflow_runner=WORKFLOW_RUNNER,
-                    activities=[mail.send_mail],
+                    activities=activities,
                 ):
                     handle = await SCENARIOS[name](Bench(env, queue))
                     assert handle.first_execution_run_id is not None

@@ -109,7 +109,9 @@ async def runs_behind(service: OnboardingService) -> int | None:
         return cached[1]
     try:
         counted = await service.client.count_workflows(
-            f"{service.scope} AND {sa.READ_MODEL_BEHIND.name} = true"
+            # Running runs only: one that completed while behind keeps the flag for good, and
+            # the worker's sweep of closed runs writes its end instead.
+            f"{service.scope} AND ExecutionStatus = 'Running' AND {sa.READ_MODEL_BEHIND.name} = true"
         )
     except RPCError as err:
         log.warning("read_model.behind_unknown", status=err.status.name)

@@ -229,6 +229,8 @@ class OnboardingWorkflow:
             # Not a failure type of Temporal's (that would fail the onboarding for good): the
             # workflow task fails and is retried, as after any bug in a deployed worker.
             raise RuntimeError("the run's mail task stopped") from self._mailer.broken
+        if self._writer.stopped():
+            raise RuntimeError("the run's read-model task stopped")
 
     def _changed(self) -> None:
         """State changed outside the run loop (a mail's outcome): publish it."""

@@ -20,7 +20,7 @@ from datetime import UTC, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from kickoff.engine import Run
@@ -58,6 +58,11 @@ class ReadModelWriter:
     def start(self) -> None:
         if self.on and self._task is None:
             self._task = asyncio.create_task(self._write_in_order())
+
+    def stopped(self) -> bool:
+        """The write task ended: only a bug does that (the run then fails its workflow task, as
+        its mail task's end does, instead of waiting for ever for a write that never comes)."""
+        return self._task is not None and self._task.done()
 
     def join(self) -> None:
         """A run started before the read model: write from now on (see the module's comment)."""
@@ -104,7 +109,9 @@ class ReadModelWriter:
                     retry_policy=RetryPolicy(maximum_attempts=1),
                     summary="read model",
                 )
-            except ActivityError:
+            except FailureError:
+                # A local activity's failure comes as its cause (ApplicationError, TimeoutError),
+                # not wrapped in an ActivityError as an ordinary activity's is.
                 self._failures += 1
                 if self._wanted is None:
                     self._wanted = wanted
