@@ -14,6 +14,7 @@ from temporalio.client import Client
 from kickoff.board import routes
 from kickoff.mailcatcher import MailCatcher
 from kickoff.schedule import format_local
+from kickoff.service import read_views
 from tests.board.support import (
     FUTURE_DELIVERY,
     BoardServer,
@@ -142,3 +143,21 @@ async def test_overdue_tasks_are_highlighted(
 def _task_ids(page: str) -> list[str]:
     """The inbox's task ids, in the order listed."""
     return re.findall(r'<tr class="[^"]*" data-task="([^"]+)"', page)
+
+
+async def test_the_board_says_it_may_be_stale_while_runs_cannot_write_their_state(
+    empty_board: BoardServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs whose latest read-model write failed (Temporal counts them): the board says so,
+    and says nothing when there are none."""
+    async with signed_in_client(empty_board.base_url) as http:
+        calm = await http.get("/board", params={"pipeline": "assist-se"})
+        assert "May be stale" not in calm.text
+
+        async def two_behind(service: object) -> int:
+            return 2
+
+        monkeypatch.setattr(read_views, "runs_behind", two_behind)
+        stale = await http.get("/board", params={"pipeline": "assist-se"})
+    assert stale.status_code == 200
+    assert "May be stale: 2 run(s) could not save their latest state" in text_of(stale.text)
