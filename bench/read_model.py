@@ -59,8 +59,9 @@ WELCOME = "Välkommen till Assist"
 TASKS_P95_MS, BOARD_P95_MS, REPORT_P95_MS = 300.0, 500.0, 300.0
 VISIBLE_P99_MS = 1000.0
 RSS_MIB = 400.0
-SETTLE_WITHIN = 1800.0
-"""Seconds for every run to settle after the last POST /contracts answered."""
+SETTLE_WITHIN, STALLED = 1800.0, 120.0
+"""Seconds for every run to settle after the last POST /contracts answered; a settling that has
+not moved (funnel, rows written, mails arrived) for ``STALLED`` seconds fails at once."""
 
 
 @dataclass
@@ -175,12 +176,12 @@ async def settle(
     mailed = {oid for oid, waiting in started.items() if not waiting}
     expected = {"new": len(started) - len(mailed), "onboarding": len(mailed)}
     welcomed: set[str] = set()
-    read = 0
+    read, moved = 0, time.monotonic()
     seen: dict[str, object] = {}
     written_query = select(func.count()).select_from(read_onboardings).where(read_onboardings.c.revision > 0)
 
     async def settled() -> bool:
-        nonlocal read
+        nonlocal read, moved
         response = await http.get("/reports/funnel", params={"pipeline": PIPELINE})
         response.raise_for_status()
         stages = {row["stage"]: row["count"] for row in response.json()["stages"] if row["count"]}
@@ -188,7 +189,12 @@ async def settle(
         arrived = smtp.messages[read:]
         read += len(arrived)
         welcomed.update(m["X-Kickoff-Onboarding"] for m in arrived if m["Subject"].startswith(WELCOME))
-        seen.update(funnel=stages, written_by_run=written, welcome_mails=len(mailed & welcomed))
+        now = {"funnel": stages, "written_by_run": written, "welcome_mails": len(mailed & welcomed)}
+        if now != seen:
+            seen.update(now)
+            moved = time.monotonic()
+        elif time.monotonic() - moved > STALLED:
+            raise TimeoutError(f"runs settling: nothing moved for {STALLED:.0f} s")
         return stages == expected and written == len(started) and mailed <= welcomed
 
     try:
