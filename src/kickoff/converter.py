@@ -7,6 +7,7 @@ they decode to equal models. Payloads the older converter wrote decode the same.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import temporalio.api.common.v1
@@ -19,6 +20,7 @@ from temporalio.converter import (
     JSONPlainPayloadConverter,
 )
 
+from kickoff.crypto import DataKeys, EnvelopeCodec
 from kickoff.wire import WIRE_CONTEXT
 
 
@@ -41,4 +43,11 @@ class KickoffPayloadConverter(CompositePayloadConverter):
 
 
 data_converter = DataConverter(payload_converter_class=KickoffPayloadConverter)
-"""The data converter of every Kickoff client and worker (and of the tests' servers)."""
+"""Kickoff's payload converter without encryption: for replaying recorded histories and reading
+payloads written before encryption; every client uses ``encrypted``."""
+
+
+def encrypted(keys: DataKeys) -> DataConverter:
+    """The data converter with every payload encrypted (``kickoff.crypto``): what the API, the
+    workers and the tests' servers use; ``keys`` holds the master keys and the data keys."""
+    return dataclasses.replace(data_converter, payload_codec=EnvelopeCodec(keys))

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # Kickoff's own database: sqlite+aiosqlite:///… (embedded) or postgresql+asyncpg://…
     # Empty: a SQLite file in the data folder.
     database_url: str = ""
+    # Master keys for Temporal payloads (kickoff.crypto.keys): "<id>:<base64 32 bytes>", comma-
+    # separated, the first wrapping new data keys. Empty: a key kept in the data folder.
+    encryption_keys: SecretStr = SecretStr("")
     public_url: str = "http://localhost:8000"
     log_json: bool = True
 

@@ -22,11 +22,14 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSe
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from kickoff import search_attributes as sa
-from kickoff.converter import data_converter
+from kickoff.converter import encrypted
+from kickoff.crypto import DataKeys, master_keys
+from kickoff.db import Database
 from kickoff.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -82,7 +85,12 @@ def _pem(path: Path | None, setting: str) -> bytes | None:
     return data
 
 
-async def connect(target_host: str | None = None, *, runtime: Runtime | None = None) -> Client:
+async def connect(
+    target_host: str | None = None,
+    *,
+    runtime: Runtime | None = None,
+    data_converter: DataConverter | None = None,
+) -> Client:
     """A client with the project's pydantic data converter (default: KICKOFF_TEMPORAL_ADDRESS),
     over TLS and with an API key when the settings say so (``connect_args``).
 
@@ -93,19 +101,27 @@ async def connect(target_host: str | None = None, *, runtime: Runtime | None = N
     return await Client.connect(
         target_host or settings.temporal_address,
         **connect_args(settings),
-        data_converter=data_converter,
+        data_converter=data_converter or settings_converter(settings),
         runtime=runtime,
     )
 
 
-async def connect_when_ready(target_host: str, within: float = 60.0) -> Client:
+def settings_converter(settings: Settings) -> DataConverter:
+    """The encrypting data converter on the configured keys and Kickoff's database."""
+    keys = master_keys(settings.encryption_keys.get_secret_value(), settings.data_dir)
+    return encrypted(DataKeys(Database(settings.database_url), keys))
+
+
+async def connect_when_ready(
+    target_host: str, within: float = 60.0, *, data_converter: DataConverter | None = None
+) -> Client:
     """``connect()`` to a server just started: its port opens before its frontend reports
     healthy, and on a busy machine that gap lasts seconds. Retried until ``within`` passes."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
         try:
-            return await connect(target_host)
+            return await connect(target_host, data_converter=data_converter)
         except RuntimeError as err:
             if "not healthy" not in str(err) or loop.time() > deadline:
                 raise

@@ -22,9 +22,12 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from kickoff.activities import MailLedger
+from kickoff.converter import encrypted
+from kickoff.crypto import DataKeys, MasterKeys
 from kickoff.db import Database, migrate
 from kickoff.domain import OnboardingState
 from kickoff.mailcatcher import free_port
+from kickoff.temporal import connect
 from kickoff.workflows.onboarding import OnboardingWorkflow
 from tests.databases import PostgresServer
 from tests.support import ROOT, local_today, make_contract, onboarding_input
@@ -132,9 +135,15 @@ def _settled(state: OnboardingState) -> bool:
 
 
 async def test_random_kills_of_three_workers_lose_and_duplicate_no_mail(
-    dev_server: Client, dev_server_address: str, shared_database: Database, tmp_path: Path
+    dev_server_address: str, shared_database: Database, tmp_path: Path, key_env: dict[str, str]
 ) -> None:
     queue = f"chaos-{os.getpid()}-{random.randrange(10**6)}"  # noqa: S311
+    # The workers keep the data keys in the shared database, as production does: so does this
+    # test's client, with the same master key.
+    master = MasterKeys.parse(key_env["KICKOFF_ENCRYPTION_KEYS"])
+    dev_server = await connect(
+        dev_server_address, data_converter=encrypted(DataKeys(shared_database, master))
+    )
     with SlowRelay() as relay:
         workers = Workers(
             {
@@ -144,6 +153,7 @@ async def test_random_kills_of_three_workers_lose_and_duplicate_no_mail(
                 "KICKOFF_SMTP_HOST": "127.0.0.1",
                 "KICKOFF_SMTP_PORT": str(relay.port),
                 "KICKOFF_DATABASE_URL": shared_database.url.render_as_string(hide_password=False),
+                "KICKOFF_ENCRYPTION_KEYS": key_env["KICKOFF_ENCRYPTION_KEYS"],
                 "KICKOFF_PIPELINES_FILE": str(ROOT / "pipelines.yaml"),
                 # Three workers on one host: no fixed ports for metrics or health.
                 "KICKOFF_WORKER_METRICS_ADDRESS": "",

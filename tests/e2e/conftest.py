@@ -21,12 +21,13 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities
 from kickoff.api import create_app
+from kickoff.converter import encrypted
+from kickoff.crypto import DataKeys
 from kickoff.db import Database
 from kickoff.domain import OnboardingState
 from kickoff.mailcatcher import MailCatcher
@@ -105,11 +106,11 @@ class Journey:
 
 @pytest.fixture
 async def journey(
-    mail_activities: MailActivities, smtp: MailCatcher, tmp_path: Path
+    mail_activities: MailActivities, smtp: MailCatcher, tmp_path: Path, data_keys: DataKeys
 ) -> AsyncIterator[Journey]:
     """A fresh time-skipping server, a worker, and the API over real HTTP on loopback."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=encrypted(data_keys),
         test_server_existing_path=str(BIN / "temporal-test-server"),
     )
     try:

@@ -55,7 +55,11 @@ async def metered(
     """The app, and a worker whose Temporal runtime serves Prometheus metrics on a port of its own
     that the app's settings point at."""
     port = free_port()
-    worker_client = await connect(dev_server_address, runtime=worker_runtime(f"127.0.0.1:{port}"))
+    worker_client = await connect(
+        dev_server_address,
+        runtime=worker_runtime(f"127.0.0.1:{port}"),
+        data_converter=dev_server.data_converter,
+    )
     async with served_kickoff(
         dev_server, worker_client, smtp, tmp_path, worker_metrics_url=f"http://127.0.0.1:{port}/metrics"
     ) as kickoff:
@@ -127,7 +131,11 @@ async def test_failed_mail_attempts_are_counted_by_error_kind(
     """With SMTP down, each failed attempt of the welcome mail counts in kickoff_mails_failed,
     labelled with the error kind and whether Temporal may retry it."""
     port = free_port()
-    worker_client = await connect(dev_server_address, runtime=worker_runtime(f"127.0.0.1:{port}"))
+    worker_client = await connect(
+        dev_server_address,
+        runtime=worker_runtime(f"127.0.0.1:{port}"),
+        data_converter=dev_server.data_converter,
+    )
     async with served_kickoff(
         dev_server,
         worker_client,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from datetime import timedelta
 
@@ -26,7 +27,7 @@ WORKFLOW_TASK_TIMEOUT = timedelta(seconds=10)
 
 @pytest.mark.parametrize("point", ["after-ledger", "before-ledger", "before-data"])
 async def test_a_worker_killed_mid_mail_neither_sends_twice_nor_loses_the_mail(
-    ts_env, task_queue, smtp, tmp_path, point, started_runs
+    ts_env, task_queue, smtp, tmp_path, point, started_runs, key_env
 ):
     """Killed once SMTP accepted the mail, the retry finds the ledger entry and sends nothing;
     killed before DATA, the retry sends it. Either way the customer has exactly one welcome mail."""
@@ -42,6 +43,7 @@ async def test_a_worker_killed_mid_mail_neither_sends_twice_nor_loses_the_mail(
         str(ledger_path),
         point,
         cwd=ROOT,
+        env={**os.environ, **key_env},  # the tests' master key and data keys
     )
     try:
         await _crash_and_recover(ts_env, task_queue, smtp, ledger, point, started_runs, crashing)

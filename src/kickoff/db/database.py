@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ def utc_aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def insert_if_absent(dialect: str, table: Table, values: dict[str, object]) -> Insert:
+def insert_if_absent(dialect: str, table: Table, values: Mapping[str, object]) -> Insert:
     """INSERT that leaves an existing row of the same key as it is (rowcount 0)."""
     match dialect:
         case "postgresql":

@@ -6,7 +6,19 @@ reads and writes through, and a test checks that the migrated schema matches it.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+)
 
 metadata = MetaData(
     # Stable constraint names, so later migrations can refer to them on every backend.
@@ -107,4 +119,19 @@ read_visits = Table(
     Column("stage", String(64), nullable=False),
     Column("entered_at", DateTime(timezone=True), nullable=False),
     Column("left_at", DateTime(timezone=True)),
+)
+
+# ---------------------------------------------------------------- encryption
+
+data_keys = Table(
+    "data_keys",
+    metadata,
+    # One data key per onboarding: every Temporal payload of its runs is encrypted with it.
+    Column("onboarding_id", String(100), primary_key=True),
+    # The master key that wrapped it (KICKOFF_ENCRYPTION_KEYS), and the wrapped key itself.
+    Column("master_key_id", String(32), nullable=False),
+    Column("wrapped", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # Erasure destroys the key (wrapped becomes NULL) and keeps when that happened.
+    Column("erased_at", DateTime(timezone=True)),
 )
