@@ -33,7 +33,13 @@ class DevServerPorts:
     metrics: int = 7234
 
 
-def dev_server_command(ports: DevServerPorts, db_file: Path | None, *, headless: bool = False) -> list[str]:
+def dev_server_command(
+    ports: DevServerPorts,
+    db_file: Path | None,
+    *,
+    headless: bool = False,
+    codec_base: str = "http://localhost:8000",
+) -> list[str]:
     """``temporal server start-dev`` from the wheel; ``db_file=None`` keeps state in memory."""
     command = [
         str(BIN / "temporal"),
@@ -52,7 +58,11 @@ def dev_server_command(ports: DevServerPorts, db_file: Path | None, *, headless:
     ]
     if db_file is not None:
         command += ["--db-filename", str(db_file)]
-    command += ["--headless"] if headless else ["--ui-port", str(ports.ui)]
+    if headless:
+        command += ["--headless"]
+    else:
+        # The UI decodes payloads through Kickoff's codec server (for signed-in staff only).
+        command += ["--ui-port", str(ports.ui), "--ui-codec-endpoint", f"{codec_base}/board/codec"]
     return command
 
 

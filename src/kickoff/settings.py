@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # Master keys for Temporal payloads (kickoff.crypto.keys): "<id>:<base64 32 bytes>", comma-
     # separated, the first wrapping new data keys. Empty: a key kept in the data folder.
     encryption_keys: SecretStr = SecretStr("")
+    # Origins whose pages may call the codec server (/codec, /board/codec): the Temporal UI's.
+    codec_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"]
+    )
     public_url: str = "http://localhost:8000"
     log_json: bool = True
 
@@ -73,7 +77,7 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "codec_cors_origins", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         # KICKOFF_API_KEYS is a comma-separated list, not JSON.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,27 +12,22 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request, Response, status
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from kickoff.api.deps import AppContext
-from kickoff.api.routes import contracts, health, metrics, onboardings, pipelines, reports, tasks
-from kickoff.board import error_page, install_board, is_board
+from kickoff.api.errors import MAX_BODY_BYTES, install_error_handlers
+from kickoff.api.routes import codec, contracts, health, metrics, onboardings, pipelines, reports, tasks
+from kickoff.board import install_board
 from kickoff.db import Database
 from kickoff.logging_setup import configure_logging
 from kickoff.metrics import UNMATCHED_ROUTE, ApiMetrics, path_onboarding_id, route_template
 from kickoff.pipelines import load_pipelines
-from kickoff.service import (
-    ConflictError,
-    NotFoundError,
-    OnboardingService,
-    UnavailableError,
-    UnprocessableError,
-)
+from kickoff.service import OnboardingService
 from kickoff.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
+ONBOARDING_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,80}$")
+"""What an onboarding id looks like (a pipeline's prefix and a contract id)."""
 
 
 def create_app(client: Client | None = None, settings: Settings | None = None) -> FastAPI:
@@ -80,6 +76,8 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
         version="0.1.0",
         summary="Durable onboarding runs for signed contracts",
         lifespan=lifespan,
+        # Larger bodies get 413 before they are read into memory (POST /contracts accepts less).
+        max_body_size=MAX_BODY_BYTES,
     )
     app.state.kickoff = context
     for router in (
@@ -90,6 +88,7 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
         reports.router,
         health.router,
         metrics.router,
+        codec.router,
     ):
         app.include_router(router)
     install_board(app, settings)
@@ -103,27 +102,7 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    def error(code: int) -> Callable[[Request, Exception], Awaitable[Response]]:
-        async def handler(request: Request, exc: Exception) -> Response:
-            return JSONResponse({"detail": str(exc)}, status_code=code)
-
-        return handler
-
-    app.add_exception_handler(NotFoundError, error(status.HTTP_404_NOT_FOUND))
-    app.add_exception_handler(ConflictError, error(status.HTTP_409_CONFLICT))
-    app.add_exception_handler(UnprocessableError, error(status.HTTP_422_UNPROCESSABLE_CONTENT))
-    app.add_exception_handler(UnavailableError, error(status.HTTP_503_SERVICE_UNAVAILABLE))
-
-    async def temporal_unreachable(request: Request, exc: Exception) -> Response:
-        # Temporal down, restarting or out of reach: 503 saying so, not a bare 500.
-        assert isinstance(exc, RPCError)
-        log.warning("temporal.unreachable", status=exc.status.name if exc.status else None)
-        message = "Temporal did not answer, so nothing was read or changed: try again shortly."
-        if is_board(request):
-            return error_page(request, "Temporal unavailable", status.HTTP_503_SERVICE_UNAVAILABLE, message)
-        return JSONResponse({"detail": message}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
-
-    app.add_exception_handler(RPCError, temporal_unreachable)
+    install_error_handlers(app)
 
     @app.middleware("http")
     async def bind_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -145,12 +124,14 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
                 request.method, route or UNMATCHED_ROUTE, status_code, seconds
             )
             onboarding_id = path_onboarding_id(request.scope)
-            if onboarding_id is not None:
+            # A path is typed by the caller: only a well-formed id goes into the log context,
+            # and an unmatched path is not logged at all (it could hold anything).
+            if onboarding_id is not None and ONBOARDING_ID.match(onboarding_id):
                 structlog.contextvars.bind_contextvars(onboarding_id=onboarding_id)
             log.info(
                 "http.request",
                 method=request.method,
-                route=route or request.url.path,
+                route=route or UNMATCHED_ROUTE,
                 status=status_code,
                 ms=round(seconds * 1000, 1),
             )
