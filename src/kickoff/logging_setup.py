@@ -1,14 +1,19 @@
 """structlog configuration shared by the API, the worker and the dev stack.
 
 Log lines carry ids (onboarding id, run id, message id, route) bound through
-contextvars at each entry point; never names, addresses or phone numbers.
+contextvars at each entry point; never names, addresses or phone numbers. Two
+backstops keep it so when a line is written carelessly: values under keys that
+name personal data are redacted, and a traceback shows a validation error's
+field paths and error types instead of its message, which repeats the input.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
 from typing import Any, TextIO
 
 import structlog
@@ -26,12 +31,13 @@ def configure_logging(*, json: bool = True, level: int = logging.INFO, stream: T
         structlog.stdlib.add_logger_name,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_personal_fields,
     ]
     rendering: list[structlog.typing.Processor] = (
         # A traceback becomes one "exception" string, so every line stays one JSON object.
-        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        [structlog.processors.ExceptionRenderer(redacted_traceback), structlog.processors.JSONRenderer()]
         if json
-        else [structlog.dev.ConsoleRenderer(colors=False)]
+        else [structlog.dev.ConsoleRenderer(colors=False, exception_formatter=_write_redacted_traceback)]
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -56,6 +62,115 @@ def configure_logging(*, json: bool = True, level: int = logging.INFO, stream: T
         server_logger = logging.getLogger(name)
         server_logger.handlers.clear()
         server_logger.propagate = True
+
+
+PERSONAL_KEYS = frozenset(
+    {
+        "body",
+        "booked_by",
+        "contract",
+        "customer",
+        "email",
+        "input",
+        "input_value",
+        "main_user",
+        "note",
+        "org_number",
+        "owner",
+        "payload",
+        "phone",
+        "to",
+    }
+)
+"""Log keys whose values would be personal data (or a body holding it). No line Kickoff writes
+uses them; one that did would show ``[redacted]``, not the value."""
+REDACTED = "[redacted]"
+
+
+def redact_personal_fields(
+    logger: Any, method_name: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """Replace the value of every key in ``PERSONAL_KEYS`` with ``[redacted]``."""
+    for key in PERSONAL_KEYS.intersection(event_dict):
+        event_dict[key] = REDACTED
+    return event_dict
+
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+def redacted_traceback(exc_info: ExcInfo) -> str:
+    """Python's traceback text, except that a validation error (pydantic's, or FastAPI's, which
+    list each error with its ``input``) shows only its errors' field paths and types.
+
+    The chain (``raise ... from``, an exception while handling another) is shown as Python
+    shows it; exception groups show each exception they hold."""
+    return "".join(_chain(exc_info[1], set())).rstrip("\n")
+
+
+def _write_redacted_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
+    sio.write("\n" + redacted_traceback(exc_info))
+
+
+def _chain(exc: BaseException, seen: set[int]) -> list[str]:
+    seen.add(id(exc))
+    lines: list[str] = []
+    cause, context = exc.__cause__, exc.__context__
+    if cause is not None and id(cause) not in seen:
+        lines += _chain(cause, seen)
+        lines.append("\nThe above exception was the direct cause of the following exception:\n\n")
+    elif context is not None and not exc.__suppress_context__ and id(context) not in seen:
+        lines += _chain(context, seen)
+        lines.append("\nDuring handling of the above exception, another exception occurred:\n\n")
+    if exc.__traceback__ is not None:
+        lines.append("Traceback (most recent call last):\n")
+        lines += traceback.format_tb(exc.__traceback__)
+    lines += _exception_only(exc)
+    if isinstance(exc, BaseExceptionGroup):
+        for number, inner in enumerate(exc.exceptions, 1):
+            lines.append(f"+---------------- {number} ----------------\n")
+            lines += _chain(inner, seen)
+    return lines
+
+
+def _exception_only(exc: BaseException) -> list[str]:
+    errors = _validation_errors(exc)
+    if errors is None:
+        return traceback.format_exception_only(type(exc), exc)
+    listed = "; ".join(describe_errors(error for error in errors if isinstance(error, Mapping)))
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    return [f"{name}: {len(errors)} validation error(s) [values not logged]: {listed}\n"]
+
+
+def describe_errors(errors: Iterable[Mapping[str, Any]]) -> list[str]:
+    """``customer.name: string_too_long`` per validation error: where and what, for a log line."""
+    described = []
+    for error in errors:
+        parts = [str(part) for part in map(loc_part, error.get("loc", ()))]
+        described.append(f"{'.'.join(parts) or '(body)'}: {error.get('type', '?')}")
+    return described
+
+
+def loc_part(part: Any) -> str | int:
+    """A part of a validation error's path: an index, a field's name, or ``?`` for a key that
+    is not a name (a free-form object's key, e.g. of an event payload, can be anything)."""
+    if isinstance(part, int) and not isinstance(part, bool):
+        return part
+    text = str(part)
+    return text if len(text) <= 64 and text.replace("-", "_").isidentifier() else "?"
+
+
+def _validation_errors(exc: BaseException) -> Sequence[Any] | None:
+    """The errors of a pydantic ``ValidationError`` or a FastAPI ``RequestValidationError`` /
+    ``ResponseValidationError`` (both have ``errors()``; FastAPI is not imported here)."""
+    errors: Callable[[], Any] | None = getattr(exc, "errors", None)
+    if not callable(errors):
+        return None
+    try:
+        listed = errors()
+    except Exception:  # an unrelated errors() method: format the exception as usual
+        return None
+    return listed if isinstance(listed, Sequence) and not isinstance(listed, str) else None
 
 
 def flatten_temporal_context(

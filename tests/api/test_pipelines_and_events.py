@@ -660,52 +660,46 @@ def _reasons(response: Any) -> str:
 
 
 @pytest.mark.parametrize(
-    ("path", "body", "reason"),
+    ("path", "body", "field"),
     [
         pytest.param(
             "events/park",
             {"reason": "semester", "until": "0001-01-01"},
-            "until: 0001-01-01",
+            "until",
             id="park-year-1",
         ),
-        pytest.param(
-            "park", {"reason": "semester", "until": "0001-01-01"}, "until: 0001-01-01", id="park-route"
-        ),
-        pytest.param(
-            "events/park", {"reason": "semester", "until": "2100-01-01"}, "until: 2100-01-01", id="park-2100"
-        ),
-        pytest.param(
-            "events/park", {"reason": "semester", "until": "9999-12-31"}, "until: 9999-12-31", id="park-9999"
-        ),
+        pytest.param("park", {"reason": "semester", "until": "0001-01-01"}, "until", id="park-route"),
+        pytest.param("events/park", {"reason": "semester", "until": "2100-01-01"}, "until", id="park-2100"),
+        pytest.param("events/park", {"reason": "semester", "until": "9999-12-31"}, "until", id="park-9999"),
         pytest.param(
             "events/meeting_booked",
             {"meeting_at": "1999-12-31T23:59:59+00:00"},
-            "meeting_at: 1999-12-31",
+            "meeting_at",
             id="meeting-1999",
         ),
         pytest.param(
             "events/meeting_booked",
             {"meeting_at": "9999-12-31T23:59:59-12:00"},
-            "meeting_at: 9999-12-31",
+            "meeting_at",
             id="meeting-9999",
         ),
         pytest.param(
             "meeting-booked",
             {"meeting_at": "0001-01-01T00:00:00+01:00"},
-            "meeting_at: 0001-01-01",
+            "meeting_at",
             id="meeting-route-year-1",
         ),
     ],
 )
 async def test_a_payload_date_outside_2000_to_2099_is_422_naming_the_field(
-    kickoff: Kickoff, bystander: str, path: str, body: dict[str, Any], reason: str
+    kickoff: Kickoff, bystander: str, path: str, body: dict[str, Any], field: str
 ) -> None:
     """A date or datetime far from today is a typo: 422 naming the field (not 409 from a date the
     run cannot plan with), through the generic endpoint and its shorthand; the run is unchanged."""
     before = await kickoff.state(bystander)
     response = await kickoff.post(f"/onboardings/{bystander}/{path}", body)
     assert response.status_code == 422, response.text
-    assert f"{reason} is outside 2000–2099" in response.json()["detail"]
+    assert f"{field}: the date is outside 2000–2099" in response.json()["detail"]
     after = await kickoff.state(bystander)
     assert comparable(after) == comparable(before)
 
@@ -718,7 +712,7 @@ async def test_a_reported_date_in_the_past_but_before_2000_is_422(kickoff: Kicko
         f"/onboardings/{pp}/events/kickoff_held", {"held_at": "0001-01-01T09:00:00Z"}
     )
     assert response.status_code == 422, response.text
-    assert "held_at: 0001-01-01 is outside 2000–2099" in response.json()["detail"]
+    assert "held_at: the date is outside 2000–2099" in response.json()["detail"]
     assert (await kickoff.state(pp))["stage"] == "kickoff"
 
     kp = await _start(kickoff, "kundprocess-se")
@@ -727,7 +721,7 @@ async def test_a_reported_date_in_the_past_but_before_2000_is_422(kickoff: Kicko
         f"/onboardings/{kp}/events/contact_logged", {**contact, "contacted_on": "1999-12-31"}
     )
     assert response.status_code == 422, response.text
-    assert "contacted_on: 1999-12-31 is outside 2000–2099" in response.json()["detail"]
+    assert "contacted_on: the date is outside 2000–2099" in response.json()["detail"]
     assert _ticks(await kickoff.state(kp), "contact_logged") == 0
 
     response = await kickoff.post(
@@ -789,7 +783,8 @@ async def test_contract_with_a_date_outside_2000_to_2099_is_422_and_starts_nothi
     payload = _payload(pipeline, **overrides)
     response = await kickoff.submit(payload)
     assert response.status_code == 422, response.text
-    assert f"{field}: Value error, {reason} is outside 2000–2099" in _reasons(response)
+    assert f"{field}: Value error, the date is outside 2000–2099" in _reasons(response)
+    assert reason not in response.text
     missing = await kickoff.get(f"/onboardings/{PREFIXES[pipeline]}-{payload['contract_id']}")
     assert missing.status_code == 404, missing.text
 

@@ -69,21 +69,19 @@ REFUSED = {
     "text-over-max-length": Refused({"title": "x" * 11}, "title", "at most 10 characters"),
     "text-not-a-string": Refused({"title": 42}, "title", "must be a string"),
     "text-bool-not-a-string": Refused({"title": True}, "title", "must be a string"),
-    "date-invalid": Refused(
-        {"title": "ok", "on": "2027-13-01"}, "on", "must be a date like 2027-05-17, not '2027-13-01'"
-    ),
+    "date-invalid": Refused({"title": "ok", "on": "2027-13-01"}, "on", "must be a date like 2027-05-17"),
     "date-not-iso": Refused({"title": "ok", "on": "17.05.2027"}, "on", "must be a date like 2027-05-17"),
     "date-given-a-datetime": Refused(
         {"title": "ok", "on": "2027-05-17T10:00:00+02:00"},
         "on",
-        "must be a date like 2027-05-17, not '2027-05-17T10:00:00+02:00'",
+        "must be a date like 2027-05-17",
     ),
     "date-compact-form": Refused({"title": "ok", "on": "20270517"}, "on", "must be a date like"),
     "date-not-a-string": Refused({"title": "ok", "on": 20270517}, "on", "must be a string"),
     "datetime-invalid": Refused(
         {"title": "ok", "at": "tomorrow at ten"},
         "at",
-        "must be a date and time like 2027-05-17T10:00:00+02:00, not 'tomorrow at ten'",
+        "must be a date and time like 2027-05-17T10:00:00+02:00",
     ),
     "datetime-without-offset": Refused(
         {"title": "ok", "at": "2027-05-17T10:00:00"},
@@ -252,14 +250,11 @@ NOW = datetime.fromisoformat("2027-05-17T08:00:00+00:00")
         ({"held_at": "2027-05-17T08:15:00+00:00"}, {}),
         (
             {"held_at": "2027-05-17T08:16:00+00:00"},
-            {
-                "held_at": "lies in the future (2027-05-17T08:16:00+00:00);"
-                " it reports something that has happened"
-            },
+            {"held_at": "lies in the future; it reports something that has happened"},
         ),
         ({"held_at": "2027-05-17T12:00:00+02:00"}, {"held_at": "lies in the future"}),
         ({"held_on": "2027-05-17"}, {}),
-        ({"held_on": "2027-05-18"}, {"held_on": "lies in the future (2027-05-18)"}),
+        ({"held_on": "2027-05-18"}, {"held_on": "lies in the future"}),
         ({"planned_at": "2030-01-01T10:00:00+01:00"}, {}),
         ({"held_at": "", "held_on": None}, {}),
     ],

@@ -112,7 +112,7 @@ def check_event(
         try:
             moment = plan.parse_anchor(pipeline, value)
         except ValueError:
-            raise Invalid(f"{field}: {value!r} is not a date") from None
+            raise Invalid(f"{field}: not a date") from None
         refuse_past_steps(pipeline, target, anchor, moment, now, f"{field} {value}")
 
 

@@ -11,13 +11,18 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from kickoff.api.deps import Context, Service
+from kickoff.api.errors import not_decodable_reason, public_errors, unreadable_body
 from kickoff.api.schemas import ContractAccepted
 from kickoff.domain import Contract
+from kickoff.logging_setup import describe_errors
 from kickoff.metrics import record_onboarding_started
 from kickoff.signature import SignatureError, verify
 
 router = APIRouter(tags=["contracts"])
 log = structlog.get_logger(__name__)
+
+CONTRACT_MAX_BYTES = 64 * 1024
+"""A contract is a few hundred bytes; its longest lists (modules, dates) stay far below this."""
 
 
 def contract_schemas() -> dict[str, Any]:
@@ -39,8 +44,11 @@ def contract_schemas() -> dict[str, Any]:
         200: {"model": ContractAccepted, "description": "The same contract again: no second run"},
         401: {"description": "Missing, wrong or stale signature"},
         409: {"description": "The contract id was received before with different content"},
-        422: {"description": "Invalid body or unknown pipeline"},
+        413: {"description": "The body is larger than a contract can be"},
+        422: {"description": "A body that is not UTF-8 JSON, an invalid contract, or an unknown pipeline"},
     },
+    # The signature covers the whole body, so it is read before anything is checked: keep it small.
+    max_body_size=CONTRACT_MAX_BYTES,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -70,12 +78,20 @@ async def receive_contract(
     except SignatureError as exc:
         log.warning("contract.rejected_signature", reason=str(exc))
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
+    # Past the signature, the body is the sender's: one that is not UTF-8, not JSON or not a
+    # contract is a 422 naming the problem and never repeating it (pydantic's error held the
+    # raw bytes, which FastAPI could not encode: a 500 whose logged traceback held the body).
     try:
-        contract = Contract.model_validate_json(body)
-    except ValidationError as exc:
-        # Field paths only: the values are personal data.
-        log.warning("contract.invalid", fields=[".".join(map(str, e["loc"])) for e in exc.errors()])
-        raise RequestValidationError(exc.errors(include_url=False)) from None
+        contract = Contract.model_validate_json(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValidationError) as exc:
+        invalid = (
+            unreadable_body(not_decodable_reason(exc), loc=())
+            if isinstance(exc, UnicodeDecodeError)
+            else RequestValidationError(public_errors(exc.errors(include_url=False)))
+        )
+        # Field paths and error types only: the values are personal data.
+        log.warning("contract.invalid", fields=describe_errors(invalid.errors()))
+        raise invalid from None
 
     result = await service.start(contract)
     structlog.contextvars.bind_contextvars(onboarding_id=result.onboarding_id)
