@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio.service import RPCError
 
 from kickoff.activities.ledger import LEGACY_LEDGER, MailLedger, import_legacy_ledger
+from kickoff.crypto.fields import sealer_of
 from kickoff.db import Database, migrate
 from kickoff.db.migrate import current_revision
 from kickoff.db.read_model import ReadModelStore
@@ -68,7 +69,8 @@ async def _rebuild(clear: bool) -> RebuildResult:
             client = await connect()
         except RuntimeError:  # the SDK's "Failed client connect", whatever the cause
             raise TemporalUnreachableError from None
-        return await rebuild(client, ReadModelStore(database), settings.task_queue, clear=clear)
+        store = ReadModelStore(database, sealer_of(client.data_converter))
+        return await rebuild(client, store, settings.task_queue, clear=clear)
     finally:
         await database.dispose()
 

@@ -16,6 +16,7 @@ from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
     CompositePayloadConverter,
     DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
 )
@@ -50,4 +51,10 @@ payloads written before encryption; every client uses ``encrypted``."""
 def encrypted(keys: DataKeys) -> DataConverter:
     """The data converter with every payload encrypted (``kickoff.crypto``): what the API, the
     workers and the tests' servers use; ``keys`` holds the master keys and the data keys."""
-    return dataclasses.replace(data_converter, payload_codec=EnvelopeCodec(keys))
+    # Failure messages and stack traces go into an (encrypted) payload too: a mail's SMTP error,
+    # say, may quote an address, and Temporal stores failures for the namespace's retention.
+    return dataclasses.replace(
+        data_converter,
+        payload_codec=EnvelopeCodec(keys),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )

@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from kickoff.activities import MailActivities, MailLedger, ReadModelActivities, SmtpConfig
+from kickoff.crypto.fields import sealer_of
 from kickoff.db import Database
 from kickoff.db.read_model import ReadModelStore
 from kickoff.health import HealthServer, WorkerState, worker_readiness
@@ -96,7 +97,7 @@ def create_worker(
         ),
         MailLedger(database),
     )
-    read_model = ReadModelActivities(ReadModelStore(database))
+    read_model = ReadModelActivities(ReadModelStore(database, sealer_of(client.data_converter)))
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -140,7 +141,8 @@ async def run_worker() -> None:
         stack.push_async_callback(database.dispose)
         # Runs that could not write their end (ops terminated them, or the database was down
         # as they completed) are brought into the read model by this sweep.
-        sweep = asyncio.create_task(sweep_forever(client, ReadModelStore(database), settings.task_queue))
+        store = ReadModelStore(database, sealer_of(client.data_converter))
+        sweep = asyncio.create_task(sweep_forever(client, store, settings.task_queue))
         stack.callback(sweep.cancel)
         log.info(
             "worker.started",

@@ -16,6 +16,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from kickoff import search_attributes as sa
 from kickoff.api.app import create_app
+from kickoff.crypto.fields import sealer_of
 from kickoff.db import Database, migrate
 from kickoff.db.read_model import ReadModelStore
 from kickoff.mailcatcher import MailCatcher
@@ -105,7 +106,7 @@ async def test_failing_writes_block_nothing_and_catch_up_by_themselves(
         within=60,
     )
     assert caught_up.status_code == 200
-    store = ReadModelStore(Database(kickoff.api.settings.database_url))
+    store = ReadModelStore(Database(kickoff.api.settings.database_url), sealer_of(dev_server.data_converter))
     assert await sweep_closed(dev_server, store, kickoff.api.settings.task_queue, datetime.now(UTC)) == 1
     entry = await store.entry(booked)
     assert entry is not None

@@ -19,6 +19,8 @@ from temporalio.worker import Worker
 
 from kickoff.activities import MailActivities, MailLedger, SmtpConfig
 from kickoff.api.app import create_app
+from kickoff.crypto import DataKeys
+from kickoff.crypto.fields import FieldSealer, sealer_of
 from kickoff.db import Database
 from kickoff.db.read_model import ReadModelStore
 from kickoff.domain import OnboardingInput, OnboardingState
@@ -63,7 +65,9 @@ async def own(dev_server: Client, smtp: MailCatcher, tmp_path: Path) -> AsyncIte
 
 
 def _store(kickoff: Kickoff) -> ReadModelStore:
-    return ReadModelStore(Database(kickoff.api.settings.database_url))
+    """The API's read model, as it reads it (customer names unsealed)."""
+    sealer = sealer_of(kickoff.api.client.data_converter)
+    return ReadModelStore(Database(kickoff.api.settings.database_url), sealer)
 
 
 async def _settled(store: ReadModelStore) -> list[Snapshot]:
@@ -162,25 +166,34 @@ async def test_the_sweep_shows_a_run_ops_terminated_as_ended(own: Kickoff, dev_s
     assert await sweep_closed(dev_server, store, own.api.settings.task_queue, datetime.now(UTC)) == 0
 
 
-async def test_kickoff_admin_rebuilds_from_the_command_line(own: Kickoff, dev_server: Client) -> None:
+async def test_kickoff_admin_rebuilds_from_the_command_line(
+    own: Kickoff, dev_server: Client, data_keys: DataKeys, key_env: dict[str, str]
+) -> None:
+    """As ops run it: settings from the environment, where the data keys are in the same
+    database as the read model (the tests keep theirs in the session's key database)."""
     settings = own.api.settings
     async with create_worker(dev_server, settings):
         oid = await own.start()
-        await _store(own).clear()
+        state = await dev_server.get_workflow_handle_for(OnboardingWorkflow.run, oid).query(
+            OnboardingWorkflow.state
+        )
+        customer = state.contract.customer.name
         done = await asyncio.to_thread(
             admin,
             "rebuild-read-model",
             env={
+                **key_env,
                 "KICKOFF_TEMPORAL_ADDRESS": dev_server.service_client.config.target_host,
                 "KICKOFF_TASK_QUEUE": settings.task_queue,
-                "KICKOFF_DATABASE_URL": settings.database_url,
                 "KICKOFF_DATA_DIR": str(settings.data_dir),
                 "PATH": os.environ["PATH"],
             },
         )
     assert done.returncode == 0, done.stderr
     assert "1 onboardings stored" in done.stdout
-    assert await _store(own).entry(oid) is not None
+    rebuilt = await ReadModelStore(data_keys.database, FieldSealer(data_keys)).entry(oid)
+    assert rebuilt is not None
+    assert rebuilt.customer == customer
 
 
 def test_kickoff_admin_says_so_when_temporal_does_not_answer(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -58,6 +59,24 @@ class DataKeys:
         self._cache[onboarding_id] = (loop.time(), key)
         return key
 
+    async def preload(self, onboarding_ids: Iterable[str]) -> None:
+        """Read and unwrap the keys of many onboardings in few queries (erased ones are skipped:
+        reading them one by one says they were erased)."""
+        loop = asyncio.get_running_loop()
+        wanted = sorted({oid for oid in onboarding_ids if oid not in self._cache})
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            query = select(data_keys).where(
+                data_keys.c.onboarding_id.in_(chunk), data_keys.c.erased_at.is_(None)
+            )
+            async with self.database.engine.connect() as db:
+                rows = (await db.execute(query)).mappings().all()
+            for row in rows:
+                master = self.master.keys.get(row["master_key_id"])
+                if master is not None:
+                    key = _unwrap(master, row["onboarding_id"], row["wrapped"])
+                    self._cache[row["onboarding_id"]] = (loop.time(), key)
+
     async def erase(self, onboarding_id: str) -> datetime:
         """Destroy the onboarding's data key (recording when); erasing twice keeps the first time."""
         now = datetime.now(UTC)
@@ -92,8 +111,7 @@ class DataKeys:
         master = self.master.keys.get(row["master_key_id"])
         if master is None:
             raise UnknownKeyError(f"master key {row['master_key_id']!r} is not in KICKOFF_ENCRYPTION_KEYS")
-        wrapped: bytes = row["wrapped"]
-        return AESGCM(master).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _aad(onboarding_id))
+        return _unwrap(master, onboarding_id, row["wrapped"])
 
     async def _store_new(self, onboarding_id: str) -> None:
         key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
@@ -108,6 +126,10 @@ class DataKeys:
         async with self.database.engine.begin() as db:
             # Two processes encrypting the onboarding's first payloads at once: one key wins.
             await db.execute(insert_if_absent(self.database.dialect, data_keys, values))
+
+
+def _unwrap(master: bytes, onboarding_id: str, wrapped: bytes) -> bytes:
+    return AESGCM(master).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _aad(onboarding_id))
 
 
 def _aad(onboarding_id: str) -> bytes:

@@ -11,6 +11,7 @@ from datetime import UTC
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from kickoff.crypto.fields import FieldSealer
 from kickoff.db.database import Database, utc_aware
 from kickoff.db.schema import kickoff_outcomes
 from kickoff.domain import KickoffOutcome
@@ -29,13 +30,19 @@ class AlreadyRecordedError(Exception):
 
 
 class OutcomeStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, sealer: FieldSealer | None = None) -> None:
         self.database = database
+        # The advisor's and the recorder's names are sealed with the onboarding's data key.
+        self.sealer = sealer
 
     async def add(self, outcome: RecordedOutcome) -> None:
         """Record ``outcome``; ``AlreadyRecordedError`` if its cycle has one (also when two race)."""
         values = outcome.model_dump(include=set(kickoff_outcomes.c.keys()))
         values["recorded_at"] = outcome.recorded_at.astimezone(UTC)
+        if self.sealer is not None:
+            for name in ("owner", "recorded_by"):
+                if values[name] is not None:
+                    values[name] = await self.sealer.seal(outcome.onboarding_id, values[name])
         try:
             async with self.database.engine.begin() as connection:
                 await connection.execute(insert(kickoff_outcomes).values(**values))
@@ -56,7 +63,19 @@ class OutcomeStore:
         query = select(table).where(table.c.onboarding_id == onboarding_id).order_by(table.c.cycle)
         async with self.database.engine.connect() as connection:
             rows = (await connection.execute(query)).mappings().all()
-        return [
+        found = [
             RecordedOutcome.model_validate({**row, "recorded_at": utc_aware(row["recorded_at"])})
             for row in rows
+        ]
+        if self.sealer is None:
+            return found
+        sealer = self.sealer
+        return [
+            outcome.model_copy(
+                update={
+                    "owner": await sealer.open(onboarding_id, outcome.owner),
+                    "recorded_by": await sealer.open(onboarding_id, outcome.recorded_by),
+                }
+            )
+            for outcome in found
         ]

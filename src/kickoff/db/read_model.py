@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
+from kickoff.crypto.fields import FieldSealer
 from kickoff.db.database import Database, utc_aware
 from kickoff.db.schema import kickoff_outcomes, read_onboardings, read_tasks, read_visits
 from kickoff.domain import Task, TaskSide, task_id
@@ -36,8 +37,10 @@ class TaskPage:
 
 
 class ReadModelStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, sealer: FieldSealer | None = None) -> None:
         self.database = database
+        # Seals the customer's name with the onboarding's data key (kickoff.crypto.fields).
+        self.sealer = sealer
 
     # ---------------------------------------------------------------- write
 
@@ -51,7 +54,10 @@ class ReadModelStore:
                 entry = entry.model_copy(
                     update={"awaiting_outcome": False, "outcome": recorded[0], "segment": recorded[1]}
                 )
-            stored = await db.execute(_upsert_unless_newer(self.database.dialect, _row(entry)))
+            values = _row(entry)
+            if self.sealer is not None:
+                values["customer"] = await self.sealer.seal(entry.id, entry.customer)
+            stored = await db.execute(_upsert_unless_newer(self.database.dialect, values))
             if stored.rowcount == 0:
                 return False  # a newer snapshot is stored
             tasks = [t for t in snapshot.tasks if recorded is None or not _is_outcome_task(t, entry)]
@@ -109,6 +115,17 @@ class ReadModelStore:
                     await db.execute(delete(table).where(column.in_(chunk)))
         return len(gone)
 
+    async def _opened(self, rows: Sequence[Any]) -> list[OnboardingEntry]:
+        """Entries from rows, their customer names unsealed (one key query for all of them)."""
+        entries = [_entry(row) for row in rows]
+        if self.sealer is None or not entries:
+            return entries
+        await self.sealer.preload(entry.id for entry in entries)
+        return [
+            entry.model_copy(update={"customer": await self.sealer.open(entry.id, entry.customer) or ""})
+            for entry in entries
+        ]
+
     async def clear(self) -> None:
         async with self.database.engine.begin() as db:
             for table in (read_visits, read_tasks, read_onboardings):
@@ -142,10 +159,11 @@ class ReadModelStore:
             query = query.where(or_(t.c.due_at > due, and_(t.c.due_at == due, t.c.id > last)))
         async with self.database.engine.connect() as db:
             rows = (await db.execute(query)).mappings().all()
-        found = [
-            (_task(row), _entry({n: row[f"o_{n}"] for n in OnboardingEntry.model_fields}))
-            for row in rows[:limit]
-        ]
+        page = rows[:limit]
+        entries = await self._opened(
+            [{n: row[f"o_{n}"] for n in OnboardingEntry.model_fields} for row in page]
+        )
+        found = [(_task(row), entry) for row, entry in zip(page, entries, strict=True)]
         more = len(rows) > limit
         return TaskPage(found, (found[-1][0].due_at, found[-1][0].id) if more and found else None)
 
@@ -158,13 +176,14 @@ class ReadModelStore:
         if limit is not None:
             query = query.limit(limit)
         async with self.database.engine.connect() as db:
-            return [_entry(row) for row in (await db.execute(query)).mappings().all()]
+            rows = (await db.execute(query)).mappings().all()
+        return await self._opened(rows)
 
     async def entry(self, onboarding_id: str) -> OnboardingEntry | None:
         o = read_onboardings
         async with self.database.engine.connect() as db:
             row = (await db.execute(select(o).where(o.c.id == onboarding_id))).mappings().first()
-        return _entry(row) if row else None
+        return (await self._opened([row]))[0] if row else None
 
     async def count_by_status(self, pipeline: str) -> dict[str, int]:
         o = read_onboardings
@@ -204,9 +223,10 @@ class ReadModelStore:
     async def dump(self) -> list[Snapshot]:
         """Every stored snapshot (revisions as stored), by onboarding id: what a rebuild compares."""
         async with self.database.engine.connect() as db:
-            entries = [_entry(r) for r in (await db.execute(select(read_onboardings))).mappings().all()]
+            stored = (await db.execute(select(read_onboardings))).mappings().all()
             tasks = [_task(r) for r in (await db.execute(select(read_tasks))).mappings().all()]
             visits = (await db.execute(select(read_visits))).mappings().all()
+        entries = await self._opened(stored)
         by_task: dict[str, list[Task]] = {}
         for task in tasks:
             by_task.setdefault(_onboarding_of(task.id), []).append(task)

@@ -21,6 +21,7 @@ import structlog
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from kickoff.crypto import ErasedError, UnknownKeyError
 from kickoff.db.read_model import ReadModelStore
 from kickoff.readmodel.snapshot import Snapshot
 from kickoff.service.runs import status_name
@@ -46,6 +47,8 @@ class RebuildResult:
     removed: int = 0
     failed: list[str] = field(default_factory=list)
     """Onboardings whose run did not answer (no worker?): their rows were left as they were."""
+    erased: int = 0
+    """Onboardings whose personal data was erased: their rows stay as erasure left them."""
 
 
 def scope(task_queue: str) -> str:
@@ -95,7 +98,9 @@ async def rebuild(
                     result.joined += 1
                 await store.write(await snapshot_from_run(client, execution))
                 result.stored += 1
-            except (RPCError, WorkflowQueryFailedError) as err:
+            except ErasedError:
+                result.erased += 1
+            except (RPCError, WorkflowQueryFailedError, UnknownKeyError) as err:
                 log.warning("read_model.rebuild_failed", onboarding_id=execution.id, error=type(err).__name__)
                 result.failed.append(execution.id)
 
@@ -116,7 +121,7 @@ async def sweep_closed(client: Client, store: ReadModelStore, task_queue: str, n
         ended = execution.status in _ENDED_BY_OPS
         try:
             snapshot = await snapshot_from_run(client, execution)
-        except (RPCError, WorkflowQueryFailedError):
+        except (RPCError, WorkflowQueryFailedError, ErasedError, UnknownKeyError):
             if not ended:
                 continue  # no worker answers now: the next sweep tries again
             await store.mark_ended(execution.id, execution.run_id, status_name(execution.status))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
 
+from kickoff.crypto.fields import sealer_of
 from kickoff.db.outcomes import AlreadyRecordedError, OutcomeStore, RecordedOutcome
 from kickoff.db.read_model import ReadModelStore
 from kickoff.domain import KickoffOutcome, OnboardingState, OutcomeInput, RestartInput
@@ -42,7 +43,7 @@ log = structlog.get_logger(__name__)
 def store_of(service: OnboardingService) -> OutcomeStore:
     if service.database is None:
         raise ConflictError("kick-off outcomes are kept in Kickoff's database, and none is configured")
-    return OutcomeStore(service.database)
+    return OutcomeStore(service.database, sealer_of(service.client.data_converter))
 
 
 async def recorded(service: OnboardingService, oid: str) -> list[RecordedOutcome]:

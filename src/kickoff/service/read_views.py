@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio.service import RPCError
 
 from kickoff import search_attributes as sa
+from kickoff.crypto.fields import sealer_of
 from kickoff.db.read_model import ReadModelStore
 from kickoff.domain import OnboardingInput, TaskSide
 from kickoff.engine import Run
@@ -42,7 +43,7 @@ class OpenTasksPage:
 def store_of(service: OnboardingService) -> ReadModelStore:
     if service.database is None:
         raise ConflictError("the staff views read Kickoff's database, and none is configured")
-    return ReadModelStore(service.database)
+    return ReadModelStore(service.database, sealer_of(service.client.data_converter))
 
 
 @contextlib.asynccontextmanager
