@@ -80,8 +80,10 @@ async def preflight(request: Request, context: Context) -> Response:
 async def _payloads(request: Request) -> Payloads:
     body = await request.body()
     try:
+        if not isinstance(json.loads(body), dict):
+            raise json_format.ParseError("not an object")
         parsed = json_format.Parse(body.decode(), Payloads())
-    except (UnicodeDecodeError, json_format.ParseError):
+    except (UnicodeDecodeError, ValueError, json_format.ParseError):
         raise ValueError('the body must be {"payloads": [...]} in protobuf JSON') from None
     if len(parsed.payloads) > MAX_PAYLOADS:
         raise ValueError(f"at most {MAX_PAYLOADS} payloads per call")
