@@ -86,10 +86,11 @@ def logs(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) ->
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
     saved_structlog = structlog.get_config() if structlog.is_configured() else None
+    # caplog first: it puts back the root logger's level it finds, after the restore below.
+    caplog.set_level(logging.DEBUG)
     stream = io.StringIO()
     configure_logging(json=True, level=logging.DEBUG, stream=stream)
     structlog.configure(cache_logger_on_first_use=False)
-    caplog.set_level(logging.DEBUG)
     # The test's own HTTP client logs each URL it requests: those lines are not the system's.
     client_loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
     saved_client_levels = [logger.level for logger in client_loggers]
@@ -389,18 +390,6 @@ async def test_a_path_holding_personal_data_is_not_logged(kickoff: Kickoff, logs
     assert logs.leaks() == {}
 
 
-def test_a_line_logged_with_a_personal_key_shows_it_redacted(logs: Logs) -> None:
-    """The backstop: a value logged under a key that names personal data (email, phone, body, …)
-    is replaced by "[redacted]" in structlog's lines and in stdlib lines carrying the same keys."""
-    structlog.get_logger("careless").warning(
-        "contract.received", email=EMAIL, phone=PHONE, body=NOTE, id="C-1"
-    )
-
-    [line] = [json.loads(line) for line in logs.stream.getvalue().splitlines()]
-    assert (line["email"], line["phone"], line["body"], line["id"]) == ("[redacted]",) * 3 + ("C-1",)
-    assert logs.leaks() == {}
-
-
 class _Signup(BaseModel):
     email: str
 
@@ -408,26 +397,6 @@ class _Signup(BaseModel):
     @classmethod
     def _known(cls, value: str) -> str:
         raise ValueError(f"{value} is not a customer of ours")
-
-
-def test_a_validation_error_in_a_traceback_shows_fields_and_types_only(logs: Logs) -> None:
-    """A traceback logged by structlog or by the stdlib (as uvicorn logs a failed request) shows a
-    validation error's field paths and types, not its message, which repeats the input."""
-    try:
-        try:
-            _Signup.model_validate({"email": EMAIL})
-        except ValidationError as exc:
-            raise RuntimeError("signup failed") from exc
-    except RuntimeError:
-        structlog.get_logger("careless").exception("signup.failed")
-        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
-
-    rendered = [json.loads(line)["exception"] for line in logs.stream.getvalue().splitlines()]
-    assert len(rendered) == 2
-    for text in rendered:
-        assert "ValidationError: 1 validation error(s) [values not logged]: email: value_error" in text
-        assert "RuntimeError: signup failed" in text
-    assert logs.leaks() == {}
 
 
 def test_a_validator_message_repeating_the_value_is_withheld() -> None:
