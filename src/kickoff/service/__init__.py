@@ -2,6 +2,7 @@
 
 from kickoff.service.errors import (
     ConflictError,
+    ErasedOnboardingError,
     NotFoundError,
     ServiceError,
     UnavailableError,
@@ -12,6 +13,7 @@ from kickoff.service.rows import OnboardingRow, OpenTaskRow
 
 __all__ = [
     "ConflictError",
+    "ErasedOnboardingError",
     "NotFoundError",
     "OnboardingRow",
     "OnboardingService",

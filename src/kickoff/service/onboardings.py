@@ -24,6 +24,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from kickoff import search_attributes as sa
+from kickoff.crypto import ErasedError
 from kickoff.db import Database
 from kickoff.db.outcomes import RecordedOutcome
 from kickoff.domain import (
@@ -44,9 +45,9 @@ from kickoff.domain import (
 from kickoff.pipelines import Pipeline, PipelineCatalog
 from kickoff.readmodel.snapshot import is_outcome_task
 from kickoff.service import listing, outcomes, read_views
-from kickoff.service.errors import ConflictError, NotFoundError, UnprocessableError
+from kickoff.service.errors import ConflictError, ErasedOnboardingError, NotFoundError, UnprocessableError
 from kickoff.service.rows import OnboardingRow, OpenTaskRow
-from kickoff.service.runs import describe_latest, run_update, state_of, status_name
+from kickoff.service.runs import describe_latest, erased_at, run_update, state_of, status_name
 from kickoff.temporal import WORKFLOW_TYPE
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
@@ -98,6 +99,8 @@ class OnboardingService:
             raise UnprocessableError(f"unknown pipeline {contract.pipeline!r} (known: {known})")
         _check_contract_options(pipeline, contract)
         oid = onboarding_id(pipeline.id_prefix, contract.contract_id)
+        if (erased := await erased_at(self.client, oid)) is not None:  # never a new run for it
+            raise ErasedOnboardingError.for_contract(contract.contract_id, oid, erased)
         version = self.catalog.version(pipeline.id)
         input = OnboardingInput(
             onboarding_id=oid, contract=contract, pipeline=pipeline, pipeline_version=version
@@ -105,6 +108,8 @@ class OnboardingService:
         try:
             # One run per contract, ever: a retried POST must not start a second one.
             run_id = await self._start_run(input, WorkflowIDReusePolicy.REJECT_DUPLICATE)
+        except ErasedError as err:  # erased since the check: its data key refused the input
+            raise ErasedOnboardingError.for_contract(contract.contract_id, oid, err.erased_at) from None
         except WorkflowAlreadyStartedError:
             # Read what was received from the run's start event, not by querying
             # the run: a retried POST must not depend on a worker being up.

@@ -6,10 +6,11 @@ Temporal's errors become the service's own (``errors``), with reasons a caller c
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
@@ -23,8 +24,15 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from kickoff.crypto import EnvelopeCodec
 from kickoff.domain import OnboardingState
-from kickoff.service.errors import ConflictError, NotFoundError, UnavailableError, UnprocessableError
+from kickoff.service.errors import (
+    ConflictError,
+    ErasedOnboardingError,
+    NotFoundError,
+    UnavailableError,
+    UnprocessableError,
+)
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
 QUERY_TIMEOUT = timedelta(seconds=5)
@@ -38,7 +46,31 @@ Handle = WorkflowHandle[Any, Any]
 
 
 async def describe_latest(client: Client, oid: str) -> tuple[Handle, WorkflowExecutionDescription]:
-    """The latest run of ``oid``. A run that has just continued as new is followed to its
+    """The latest run of ``oid``, for reading its state or acting on it: ``ErasedOnboardingError``
+    (409) once its personal data was erased, since its payloads can no longer be decoded (a query
+    would fail as "no worker answered", an update or a result with the codec's ``ErasedError``)."""
+    found = await latest_run(client, oid)
+    erased = await erased_at(client, oid)
+    if erased is not None:
+        raise ErasedOnboardingError(oid, erased)
+    return found
+
+
+async def erased_at(client: Client, oid: str) -> datetime | None:
+    """When the onboarding's personal data was erased (its data key destroyed), or None."""
+    codec = client.data_converter.payload_codec
+    if not isinstance(codec, EnvelopeCodec):
+        return None  # payloads not encrypted (a test converter): nothing can have been erased
+    try:
+        return await codec.keys.erased_at(oid)
+    except (SQLAlchemyError, OSError) as err:
+        log.warning("data_keys.unavailable", error=type(err).__name__)
+        raise UnavailableError("Kickoff's database did not answer; try again shortly") from None
+
+
+async def latest_run(client: Client, oid: str) -> tuple[Handle, WorkflowExecutionDescription]:
+    """The latest run of ``oid``, erased or not (``describe`` reads no payload: its search
+    attributes are plain). A run that has just continued as new is followed to its
     successor: the onboarding goes on, so it must not be reported as finished."""
     handle = client.get_workflow_handle_for(OnboardingWorkflow.run, oid)
     loop = asyncio.get_running_loop()
