@@ -39,6 +39,7 @@ ROUTES = {
     "/onboardings/{onboarding_id}/kickoff-outcome": {"post"},
     "/onboardings/{onboarding_id}/events/{event}": {"post"},
     "/onboardings/{onboarding_id}/checklist/{item}": {"post"},
+    "/onboardings/{onboarding_id}/personal-data": {"get", "delete"},
     "/tasks": {"get"},
     "/tasks/{task_id}/done": {"post"},
     "/pipelines": {"get"},

@@ -16,7 +16,17 @@ from temporalio.client import Client
 
 from kickoff.api.deps import AppContext
 from kickoff.api.errors import MAX_BODY_BYTES, install_error_handlers
-from kickoff.api.routes import codec, contracts, health, metrics, onboardings, pipelines, reports, tasks
+from kickoff.api.routes import (
+    codec,
+    contracts,
+    health,
+    metrics,
+    onboardings,
+    pipelines,
+    privacy,
+    reports,
+    tasks,
+)
 from kickoff.board import install_board
 from kickoff.db import Database
 from kickoff.logging_setup import configure_logging
@@ -83,6 +93,7 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
     for router in (
         contracts.router,
         onboardings.router,
+        privacy.router,
         tasks.router,
         pipelines.router,
         reports.router,

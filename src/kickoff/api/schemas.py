@@ -7,9 +7,11 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from kickoff.db.outcomes import RecordedOutcome
 from kickoff.domain import (
     ArchivedHistory,
     ChecklistItemState,
+    Contract,
     Customer,
     CycleSummary,
     EmailRecord,
@@ -19,12 +21,14 @@ from kickoff.domain import (
     PlausibleDate,
     RunStatus,
     StageVisit,
+    Task,
     TaskKind,
     TaskSide,
     TaskStatus,
     TimelineEntry,
 )
 from kickoff.pipelines.payload import JsonScalar
+from kickoff.readmodel.snapshot import OnboardingEntry, VisitEntry
 
 
 class _In(BaseModel):
@@ -206,3 +210,100 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     temporal: Literal["ok", "unreachable"]
     pipelines: dict[str, str]
+
+
+# ---------------------------------------------------------------- erasure and access (GDPR)
+
+
+class ErasureAccepted(BaseModel):
+    """The onboarding's personal data is erased; a repeated request answers the first time."""
+
+    id: str
+    erased_at: datetime
+
+
+class PersonalDataErased(BaseModel):
+    """The answer for an onboarding whose personal data was erased: nothing of it is held."""
+
+    id: str
+    erased_at: datetime
+    detail: str
+
+
+class KeptOutcomePublic(BaseModel):
+    """A kick-off outcome of an erased onboarding: without the advisor and who recorded it."""
+
+    cycle: int
+    outcome: KickoffOutcomeKind
+    segment: str | None
+    recorded_at: datetime
+
+
+class ErasedOnboardingPublic(BaseModel):
+    """``GET /onboardings/{id}`` once its personal data was erased: what may be kept (its
+    stages and dates, from the read model and Temporal's search attributes)."""
+
+    id: str
+    pipeline: str | None
+    pipeline_version: str | None
+    cycle: int | None
+    stage: str | None
+    stage_label: str | None
+    stage_entered_at: datetime | None
+    status: str
+    """The latest run's status in Temporal: ``terminated`` when erasure ended it."""
+    started_at: datetime | None
+    closed_at: datetime | None
+    visits: list[VisitEntry]
+    """Every cycle's stage visits, oldest first."""
+    kickoff_outcomes: list[KeptOutcomePublic]
+    personal_data_erased_at: datetime
+
+
+class RunDataPublic(BaseModel):
+    """One run of the onboarding (each cycle's last run) and the personal data its state holds."""
+
+    run_id: str
+    cycle: int
+    status: str
+    started_at: datetime | None
+    closed_at: datetime | None
+    contract: Contract
+    tasks: list[Task]
+    emails: list[EmailRecord]
+    timeline: list[TimelineEntry]
+    """Staff actions with their notes and who did them."""
+    checklist: list[ChecklistItemState]
+    records: dict[str, list[dict[str, JsonScalar]]]
+    kickoff_outcome: KickoffOutcome | None
+
+
+class LedgerEntryPublic(BaseModel):
+    message_id: str
+    state: str
+    updated_at: datetime
+
+
+class DatabaseRowsPublic(BaseModel):
+    """The onboarding's rows in Kickoff's own database."""
+
+    read_model: OnboardingEntry | None
+    read_tasks: list[Task]
+    visits: list[VisitEntry]
+    kickoff_outcomes: list[RecordedOutcome]
+    """With the advisor (``owner``) and who recorded it (``recorded_by``)."""
+    mail_ledger: list[LedgerEntryPublic]
+
+
+class PersonalDataPublic(BaseModel):
+    """Everything Kickoff holds of an onboarding (GDPR art. 15): the contract (customer, main
+    user, org number, dates), each run's tasks, mails, timeline, checklist and records, and the
+    database's rows. Mails are listed by template, recipient and time: their text is rendered
+    from ``pipelines.yaml``'s templates and this contract, and not kept apart from them."""
+
+    id: str
+    pipeline: str
+    contract: Contract
+    """As the latest run holds it (an amendment shows here)."""
+    runs: list[RunDataPublic]
+    database: DatabaseRowsPublic

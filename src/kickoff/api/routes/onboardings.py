@@ -13,6 +13,7 @@ from kickoff.api.schemas import (
     CallLogged,
     ChecklistAnswer,
     ChecklistTick,
+    ErasedOnboardingPublic,
     EventAccepted,
     KickoffOutcomeIn,
     MeetingBooked,
@@ -27,6 +28,7 @@ from kickoff.api.schemas import (
 )
 from kickoff.domain import AmendInput, EventInput, KickoffOutcome, OnboardingState, OutcomeInput, TickInput
 from kickoff.pipelines.payload import JsonScalar
+from kickoff.service import ErasedOnboardingError, privacy
 from kickoff.service.outcomes import API_STAFF
 
 router = APIRouter(prefix="/onboardings", tags=["onboardings"], dependencies=[ApiKey])
@@ -86,11 +88,16 @@ async def list_onboardings(
     return [OnboardingSummary.model_validate(row, from_attributes=True) for row in rows]
 
 
-@router.get("/{onboarding_id}", response_model=OnboardingPublic, responses=_ERRORS)
-async def get_onboarding(onboarding_id: str, service: Service) -> OnboardingPublic:
+@router.get("/{onboarding_id}", response_model=OnboardingPublic | ErasedOnboardingPublic, responses=_ERRORS)
+async def get_onboarding(onboarding_id: str, service: Service) -> OnboardingPublic | ErasedOnboardingPublic:
     """One onboarding: stage, tasks, mails and timeline (running or completed), and the
-    kick-off outcomes recorded for it."""
-    state = await service.state(onboarding_id)
+    kick-off outcomes recorded for it. Once its personal data was erased, only what may be
+    kept: stages and dates, outcomes without names, and ``personal_data_erased_at``."""
+    try:
+        state = await service.state(onboarding_id)
+    except ErasedOnboardingError as erased:
+        kept = await privacy.kept(service, onboarding_id, erased.erased_at)
+        return ErasedOnboardingPublic.model_validate(kept, from_attributes=True)
     return _public(state, await service.kickoff_outcomes(onboarding_id))
 
 
