@@ -12,7 +12,13 @@ from fastapi.templating import Jinja2Templates
 
 from kickoff.board import auth
 from kickoff.board.auth import Session
-from kickoff.service import ConflictError, NotFoundError, UnavailableError, UnprocessableError
+from kickoff.service import (
+    ConflictError,
+    ErasedOnboardingError,
+    NotFoundError,
+    UnavailableError,
+    UnprocessableError,
+)
 from kickoff.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -45,6 +51,7 @@ SECURITY_HEADERS = {
 STATUS_OF: dict[type[Exception], int] = {
     NotFoundError: status.HTTP_404_NOT_FOUND,
     ConflictError: status.HTTP_409_CONFLICT,
+    ErasedOnboardingError: status.HTTP_409_CONFLICT,
     UnprocessableError: status.HTTP_422_UNPROCESSABLE_CONTENT,
     UnavailableError: status.HTTP_503_SERVICE_UNAVAILABLE,
 }

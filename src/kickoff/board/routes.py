@@ -17,7 +17,7 @@ import structlog
 from fastapi import APIRouter, Form, Path, Request, Response, status
 from pydantic import ValidationError
 
-from kickoff.board import views
+from kickoff.board import erasure, views
 from kickoff.board.auth import Session, SignedIn, Staff
 from kickoff.board.forms import read_payload
 from kickoff.board.pages import SERVICE_ERRORS, STATUS_OF, error_page, page, redirect_with_flash
@@ -25,7 +25,13 @@ from kickoff.board.queries import board_runs, charts
 from kickoff.context import Context, Service
 from kickoff.domain import AmendInput, EventInput, OutcomeInput, TickInput, onboarding_of_task
 from kickoff.pipelines import Pipeline, PipelineCatalog
-from kickoff.service import NotFoundError, OnboardingService, UnprocessableError
+from kickoff.service import (
+    ErasedOnboardingError,
+    NotFoundError,
+    OnboardingService,
+    UnprocessableError,
+    privacy,
+)
 
 router = APIRouter(include_in_schema=False)
 log = structlog.get_logger(__name__)
@@ -118,7 +124,12 @@ async def _onboarding_page(
 ) -> Response:
     """The onboarding page; with ``refused``, the reason an action was refused, and its status."""
     try:
-        state = await service.state(oid)
+        try:
+            state = await service.state(oid)
+        except ErasedOnboardingError as erased:
+            return await erasure.erased_page(
+                request, context.catalog, service, session, oid, erased.erased_at, refused
+            )
     except SERVICE_ERRORS as err:
         return error_page(request, session, err, f"Onboarding {oid}")
     pipeline = context.catalog.get(state.pipeline)
@@ -136,6 +147,8 @@ async def _onboarding_page(
             "view": view,
             "refill": dict(refill[1]) if refill else {},
             "refill_form": refill[0] if refill else "",
+            "erase_reasons": erasure.reason_choices(),
+            "erase_confirm": erasure.CONFIRM,
         },
         code,
         error=f"Not done: {refused}" if refused else None,
@@ -267,6 +280,27 @@ async def amend(
         refill = ("amend", {"delivery_start": delivery_start or ""})
         return await _onboarding_page(request, context, service, session, oid, err, refill)
     return redirect_with_flash(request, _onboarding_url(oid), "ok", f"Delivery start moved to {day}.")
+
+
+@router.post("/board/onboardings/{onboarding_id}/personal-data/erase")
+async def erase_personal_data(
+    request: Request,
+    context: Context,
+    service: Service,
+    session: Staff,
+    oid: OnboardingId,
+    confirm: OptionalForm = None,
+    reason: OptionalForm = None,
+) -> Response:
+    """Erase the onboarding's personal data (GDPR art. 17), once confirmed and with a reason."""
+    try:
+        chosen = erasure.checked_reason(confirm, reason)
+        erased = await privacy.erase(service, oid, chosen)
+    except SERVICE_ERRORS as err:
+        refill = ("erase", {"reason": reason or ""})
+        return await _onboarding_page(request, context, service, session, oid, err, refill)
+    text = "Personal data erased." if erased.first else "Personal data was erased already."
+    return redirect_with_flash(request, _onboarding_url(oid), "ok", text)
 
 
 # ---------------------------------------------------------------- tasks

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from kickoff.board.forms import EventForm, event_forms
+from kickoff.db.privacy import ERASED
 from kickoff.domain import KickoffOutcome, OnboardingState, Task, TimelineEntry
 from kickoff.pipelines.model import Pipeline
 from kickoff.readmodel.snapshot import OnboardingEntry
@@ -47,6 +48,8 @@ class Card:
     awaiting_outcome: bool = False
     unavailable: str | None = None
     """Why the run's state could not be read (the card then shows what visibility knows)."""
+    erased: bool = False
+    """Its personal data was erased: the customer's name is gone."""
 
 
 @dataclass
@@ -103,6 +106,7 @@ def card(row: Row, pipeline: Pipeline, now: datetime, owner_role: str | None) ->
         status=entry.status,
         outcome=outcome_words(entry.outcome, entry.segment, pipeline) if entry.outcome else None,
         awaiting_outcome=entry.awaiting_outcome,
+        erased=entry.customer == ERASED,
     )
 
 
