@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -136,5 +137,14 @@ def _run(argv: list[str] | None) -> int:
             parser.error(f"unknown command {args.command}")
 
 
+def run() -> None:
+    """The console script: exit without interpreter finalization, where the Temporal runtime's
+    native threads could still call into Python and abort the process (as the worker does)."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -9,6 +9,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from kickoff import search_attributes as sa
+from kickoff.crypto.fields import sealer_of
 from kickoff.db.outcomes import OutcomeStore
 from kickoff.domain import EventInput
 from kickoff.service import OnboardingService
@@ -123,7 +124,7 @@ async def test_restart_after_a_no_show_starts_a_new_cycle_in_onboarding(
     assert (await service.state(first.id)).awaiting_outcome
     cycle, stage = await service.restart(first.id, "no_show", by="Emelie Larsson")
     assert (cycle, stage) == (2, "onboarding")
-    [recorded] = await OutcomeStore(database).of_onboarding(first.id)
+    [recorded] = await OutcomeStore(database, sealer_of(ts_env.client.data_converter)).of_onboarding(first.id)
     assert (recorded.cycle, recorded.outcome, recorded.recorded_by) == (1, "no_show", "Emelie Larsson")
     attributes = (await ts_env.client.get_workflow_handle(first.id).describe()).typed_search_attributes
     assert (attributes.get(sa.RESTART_REASON), attributes.get(sa.STAGE)) == ("no_show", "onboarding")
