@@ -4,6 +4,7 @@ Temporal's database, Kickoff's database, the logs or the metrics (the mails them
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -118,3 +119,46 @@ async def test_no_personal_value_is_in_clear_anywhere_after_a_full_onboarding(
         if value.encode() in content
     ]
     assert found == []
+
+
+async def test_after_erasure_nothing_that_was_readable_is_readable_anywhere(
+    stack_on_files: Stack, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Readable to staff before (the API, the codec server); after erasure none of it is, in any
+    answer, while the files still hold nothing in clear."""
+    kickoff = stack_on_files.kickoff
+    contract = contract_payload(
+        delivery_start=PAST_DELIVERY,
+        customer={"name": PERSONAL["customer"], "org_number": PERSONAL["org number"]},
+        main_user={"name": PERSONAL["main user"], "email": PERSONAL["e-mail"], "phone": PERSONAL["phone"]},
+    )
+    response = await kickoff.submit(contract)
+    oid = response.json()["id"]
+    await kickoff.until(oid, lambda s: s["stage"] == "onboarding" and "welcome" in templates(s))
+    history = await kickoff.api.client.get_workflow_handle(oid).fetch_history()
+    started = json.loads(history.to_json())["events"][0]["workflowExecutionStartedEventAttributes"]
+    codec_body = json.dumps({"payloads": started["input"]["payloads"]})
+    headers = {**kickoff.api.auth, "Content-Type": "application/json"}
+
+    async def answers() -> str:
+        found = [
+            (await kickoff.get(f"/onboardings/{oid}")).text,
+            (await kickoff.get(f"/onboardings/{oid}/personal-data")).text,
+            (await kickoff.http.post("/codec/decode", content=codec_body, headers=headers)).text,
+            (await kickoff.get("/tasks", limit=1000)).text,
+        ]
+        return "\n".join(found)
+
+    before = await answers()
+    assert PERSONAL["main user"] in before  # staff could read it
+    erased = await kickoff.http.delete(f"/onboardings/{oid}/personal-data", headers=kickoff.api.auth)
+    assert erased.status_code == 202, erased.text
+    after = await answers()
+    assert [what for what, value in PERSONAL.items() if value in after] == []
+    files = b"".join(
+        path.read_bytes()
+        for path in stack_on_files.data.rglob("*")
+        if path.is_file() and "mail" not in path.relative_to(stack_on_files.data).parts
+    )
+    assert [what for what, value in PERSONAL.items() if value.encode() in files] == []
+    capfd.readouterr()
