@@ -308,3 +308,39 @@ async def test_an_attempt_cancelled_during_data_finishes_the_handover_and_record
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_a_cancellation_while_data_started_is_written_leaves_the_mail_sendable(
+    env: ActivityEnvironment, mail_activities: MailActivities, smtp: MailCatcher
+) -> None:
+    """Cancelled (its local try's timeout, say) while "DATA started" is being written: the write
+    lands, but DATA never began. The row goes to failed, so the retry sends the mail once,
+    instead of giving it up as one that may not have arrived."""
+    request = mail_input()
+    ledger = mail_activities.ledger
+    original = ledger.start_data
+
+    async def slow_start_data(message_id: str, claimant: str) -> bool:
+        await asyncio.sleep(0.3)  # the write is in flight when the cancellation lands
+        return await original(message_id, claimant)
+
+    ledger.start_data = slow_start_data  # type: ignore[method-assign]
+    try:
+        attempt = asyncio.create_task(env.run(mail_activities.send_mail, request))
+        await asyncio.sleep(0.15)
+        env.cancel()
+        with pytest.raises(BaseException):  # noqa: B017, PT011 -- the cancellation, however the SDK wraps it
+            await attempt
+    finally:
+        ledger.start_data = original  # type: ignore[method-assign]
+    entry = await ledger.get(request.message_id)
+    assert entry is not None
+    assert entry.state == "failed"
+    assert not [
+        m for m in smtp.for_onboarding(request.onboarding_id) if m["Message-ID"] == request.message_id
+    ]
+
+    result = await ActivityEnvironment().run(mail_activities.send_mail, request)
+    assert result.message_id == request.message_id
+    assert len(await arrived(smtp, request.message_id)) == 1
+    assert (await ledger.get(request.message_id)).state == "sent"  # type: ignore[union-attr]
