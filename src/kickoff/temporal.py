@@ -37,6 +37,12 @@ log = structlog.get_logger(__name__)
 WORKFLOW_TYPE = "Onboarding"
 """The onboarding workflow's type name, as visibility queries name it."""
 
+
+def deployment_scope(task_queue: str) -> str:
+    """The visibility clause for this deployment's runs (its workflow type and task queue)."""
+    return f"WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{task_queue}'"
+
+
 _INDEXED_TYPE = {
     SearchAttributeIndexedValueType.KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     SearchAttributeIndexedValueType.INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,

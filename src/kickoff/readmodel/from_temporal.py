@@ -25,7 +25,7 @@ from kickoff.crypto import ErasedError, UnknownKeyError
 from kickoff.db.read_model import ReadModelStore
 from kickoff.readmodel.snapshot import Snapshot
 from kickoff.service.runs import status_name
-from kickoff.temporal import WORKFLOW_TYPE
+from kickoff.temporal import deployment_scope
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
 CONCURRENCY = 8
@@ -49,10 +49,6 @@ class RebuildResult:
     """Onboardings whose run did not answer (no worker?): their rows were left as they were."""
     erased: int = 0
     """Onboardings whose personal data was erased: their rows stay as erasure left them."""
-
-
-def scope(task_queue: str) -> str:
-    return f"WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{task_queue}'"
 
 
 async def latest_runs(client: Client, query: str) -> list[WorkflowExecution]:
@@ -85,7 +81,7 @@ async def rebuild(
     (``clear``: every row first, for a read model that cannot be trusted at all)."""
     if clear:
         await store.clear()
-    runs = await latest_runs(client, scope(task_queue))
+    runs = await latest_runs(client, deployment_scope(task_queue))
     result = RebuildResult()
     limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -112,7 +108,7 @@ async def rebuild(
 async def sweep_closed(client: Client, store: ReadModelStore, task_queue: str, now: datetime) -> int:
     """Bring runs closed lately into the read model if they could not write it; returns how many."""
     since = (now - SWEEP_WINDOW).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    query = f"{scope(task_queue)} AND ExecutionStatus != 'Running' AND CloseTime > '{since}'"
+    query = f"{deployment_scope(task_queue)} AND ExecutionStatus != 'Running' AND CloseTime > '{since}'"
     repaired = 0
     for execution in await latest_runs(client, query):
         entry = await store.entry(execution.id)

@@ -48,7 +48,7 @@ from kickoff.service import listing, outcomes, read_views
 from kickoff.service.errors import ConflictError, ErasedOnboardingError, NotFoundError, UnprocessableError
 from kickoff.service.rows import OnboardingRow, OpenTaskRow
 from kickoff.service.runs import describe_latest, erased_at, run_update, state_of, status_name
-from kickoff.temporal import WORKFLOW_TYPE
+from kickoff.temporal import deployment_scope
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
 CLOSING_WAIT = timedelta(seconds=15)
@@ -87,7 +87,7 @@ class OnboardingService:
         self.report_cache: dict[tuple[str, str], tuple[float, asyncio.Task[Any]]] = {}
         # When runs behind on their read-model writes were last counted, and how many.
         self.behind_cache: tuple[float, int] | None = None
-        self.scope = f"WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{task_queue}'"
+        self.scope = deployment_scope(task_queue)
         """Visibility queries see only this deployment's runs (its workflow type and task queue)."""
 
     # ---------------------------------------------------------------- start
