@@ -11,7 +11,6 @@ to a note saying when, never to an error page.
 
 from __future__ import annotations
 
-import hmac
 import json
 
 import structlog
@@ -20,7 +19,7 @@ from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from kickoff.board.auth import read_session
+from kickoff.board.auth import matching_key, read_session
 from kickoff.context import Context
 from kickoff.crypto import EnvelopeCodec, ErasedError, UnknownKeyError
 from kickoff.crypto.codec import KEY_ID
@@ -57,12 +56,7 @@ def _is_staff(request: Request, context: Context) -> bool:
         return True
     header = request.headers.get("authorization", "")
     scheme, _, offered = header.partition(" ")
-    if scheme.lower() != "bearer" or not offered:
-        return False
-    matches = [
-        hmac.compare_digest(offered.encode(), k.get_secret_value().encode()) for k in settings.api_keys
-    ]
-    return any(matches)
+    return scheme.lower() == "bearer" and bool(offered) and matching_key(settings, offered)
 
 
 async def preflight(request: Request, context: Context) -> Response:
