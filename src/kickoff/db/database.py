@@ -24,15 +24,20 @@ def utc_aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def insert_if_absent(dialect: str, table: Table, values: Mapping[str, object]) -> Insert:
-    """INSERT that leaves an existing row of the same key as it is (rowcount 0)."""
+def dialect_insert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's INSERT, which has ON CONFLICT (both dialects spell it the same way)."""
     match dialect:
         case "postgresql":
-            return postgresql.insert(table).values(values).on_conflict_do_nothing()
+            return postgresql.insert(table)
         case "sqlite":
-            return sqlite.insert(table).values(values).on_conflict_do_nothing()
+            return sqlite.insert(table)
         case other:
             raise ValueError(f"Kickoff's database runs on SQLite or PostgreSQL, not {other}")
+
+
+def insert_if_absent(dialect: str, table: Table, values: Mapping[str, object]) -> Insert:
+    """INSERT that leaves an existing row of the same key as it is (rowcount 0)."""
+    return dialect_insert(dialect, table).values(values).on_conflict_do_nothing()
 
 
 class Database:

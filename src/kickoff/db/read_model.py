@@ -13,12 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
 from kickoff.crypto.fields import FieldSealer
-from kickoff.db.database import Database, utc_aware
+from kickoff.db.database import Database, dialect_insert, utc_aware
 from kickoff.db.schema import kickoff_outcomes, read_onboardings, read_tasks, read_visits
 from kickoff.domain import Task, TaskSide, task_id
 from kickoff.readmodel.snapshot import OUTCOME_TASK_NUMBER, OnboardingEntry, Snapshot, VisitEntry
@@ -247,23 +246,12 @@ def _upsert_unless_newer(dialect: str, values: dict[str, Any]) -> Insert:
     """One statement, so two writers of a new onboarding cannot both miss the row and then lose
     the newer snapshot to the insert that won: insert, or replace a row of no higher revision."""
     table = read_onboardings
-    match dialect:
-        case "postgresql":
-            pg = postgresql.insert(table).values(values)
-            return pg.on_conflict_do_update(
-                index_elements=[table.c.id],
-                set_={name: pg.excluded[name] for name in values if name != "id"},
-                where=table.c.revision <= pg.excluded.revision,
-            )
-        case "sqlite":
-            lite = sqlite.insert(table).values(values)
-            return lite.on_conflict_do_update(
-                index_elements=[table.c.id],
-                set_={name: lite.excluded[name] for name in values if name != "id"},
-                where=table.c.revision <= lite.excluded.revision,
-            )
-        case other:
-            raise ValueError(f"Kickoff's database runs on SQLite or PostgreSQL, not {other}")
+    insert = dialect_insert(dialect, table).values(values)
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={name: insert.excluded[name] for name in values if name != "id"},
+        where=table.c.revision <= insert.excluded.revision,
+    )
 
 
 async def _recorded_outcome(
