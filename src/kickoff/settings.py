@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     # answering) here, for its container's health check. Empty: no health endpoint.
     worker_health_address: str | None = "127.0.0.1:9465"
 
-    # Reports read every onboarding's state: the board and /reports reuse a result this long.
+    # Reports aggregate over every onboarding in the read model: the board's charts and /reports
+    # reuse a result this long.
     report_cache_seconds: float = Field(default=30.0, ge=0)
 
     pipelines_file: Path = Path("pipelines.yaml")

@@ -62,7 +62,8 @@ class StageTimesReport(BaseModel):
     """The onboardings that share is over: those that reached a goal stage within 30 days of their
     first visit, and those whose 30 days have passed without (younger ones are still undecided)."""
     unreadable: int = Field(default=0, ge=0)
-    """Onboardings left out because their state could not be read (no worker answered)."""
+    """Onboardings left out because their state could not be read. Kept for clients of the API:
+    since the report reads the read model (no run is asked) it is always 0."""
 
 
 # ---------------------------------------------------------------- pure computations
