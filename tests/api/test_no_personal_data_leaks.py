@@ -30,6 +30,7 @@ from temporalio.client import Client
 from kickoff.api.errors import public_errors
 from kickoff.logging_setup import configure_logging
 from kickoff.mailcatcher import MailCatcher
+from kickoff.pipelines.payload import DATE_EXAMPLE
 from kickoff.signature import sign
 from tests.api.conftest import Kickoff
 from tests.board.support import BoardServer, alert, csrf_token, served_board, signed_in_client
@@ -277,7 +278,7 @@ CASES = {
     "event-garbage-date": Bad(
         "/onboardings/{oid}/events/park",
         {"reason": NOTE, "until": NAME},
-        reason="until: must be a date like 2027-05-17",
+        reason=f"until: must be a date like {DATE_EXAMPLE}",
     ),
     "event-garbage-moment": Bad(
         "/onboardings/{oid}/events/meeting_booked",

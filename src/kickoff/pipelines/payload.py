@@ -16,6 +16,9 @@ from kickoff.pipelines.model import Event, PayloadField
 JsonScalar = str | int | float | bool | None
 Payload = dict[str, JsonScalar]
 
+DATE_EXAMPLE = "2027-05-17"
+"""The date refusals show as an example of the format (any date: it only shows the shape)."""
+
 
 class PayloadError(ValueError):
     """The payload does not match the event's declaration; ``problems`` names each field."""
@@ -93,15 +96,15 @@ def _coerce(spec: PayloadField, value: JsonScalar) -> JsonScalar:
         try:
             day = date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
         except ValueError:
-            raise ValueError("must be a date like 2027-05-17") from None
+            raise ValueError(f"must be a date like {DATE_EXAMPLE}") from None
         return plausible_date(day).isoformat()
     if spec.type == "datetime":
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError("must be a date and time like 2027-05-17T10:00:00+02:00") from None
+            raise ValueError(f"must be a date and time like {DATE_EXAMPLE}T10:00:00+02:00") from None
         if moment.tzinfo is None:
-            raise ValueError("must carry a UTC offset, e.g. 2027-05-17T10:00:00+02:00")
+            raise ValueError(f"must carry a UTC offset, e.g. {DATE_EXAMPLE}T10:00:00+02:00")
         plausible_date(moment.date())
         return moment.isoformat()
     if spec.type == "choice":
