@@ -105,6 +105,7 @@ def create_worker(
         activities=[mail.send_mail, read_model.write_read_model],
         workflow_runner=WORKFLOW_RUNNER,
         interceptors=[ActivityLogContextInterceptor()],
+        max_cached_workflows=settings.worker_max_cached_workflows,
         # On SIGTERM (a deploy) let a mail in the middle of its SMTP conversation
         # finish: cancelling it there would leave its delivery unknown.
         graceful_shutdown_timeout=timedelta(seconds=30),
