@@ -12,12 +12,14 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -134,4 +136,107 @@ data_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # Erasure destroys the key (wrapped becomes NULL) and keeps when that happened.
     Column("erased_at", DateTime(timezone=True)),
+)
+
+# ---------------------------------------------------------------- staff identity (kickoff.identity)
+
+staff_accounts = Table(
+    "staff_accounts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    # Lower-cased; one account per address, whether it signs in locally or by single sign-on.
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    # viewer, staff or admin (kickoff.identity.roles).
+    Column("role", String(16), nullable=False),
+    # An Argon2 hash (pwdlib); NULL for an account that signs in by single sign-on only.
+    Column("password_hash", String(255)),
+    # The identity provider's issuer and subject, once the account signed in through it.
+    Column("sso_issuer", String(500)),
+    Column("sso_subject", String(255)),
+    Column("disabled_at", DateTime(timezone=True)),
+    # Failed password sign-ins in a row, and until when the account refuses them after too many.
+    Column("failed_sign_ins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_sign_in_at", DateTime(timezone=True)),
+    UniqueConstraint("sso_issuer", "sso_subject"),
+)
+
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    # SHA-256 of the cookie's random token: a copy of the table signs nobody in.
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(36), ForeignKey("staff_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Index("ix_staff_sessions_account_id", "account_id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    # The token's public part (shown in lists); the secret part is only ever stored hashed.
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(36), ForeignKey("staff_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Index("ix_api_tokens_account_id", "account_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    # The account that acted (NULL for a service key, named in ``actor``).
+    Column("account_id", String(36)),
+    Column("actor", String(320), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("onboarding_id", String(100)),
+    # What was done, without personal data of customers (names, e-mail addresses, notes).
+    Column("detail", JSON),
+    Index("ix_audit_log_onboarding_id_at", "onboarding_id", "at"),
+    Index("ix_audit_log_account_id_at", "account_id", "at"),
+)
+
+onboarding_owners = Table(
+    "onboarding_owners",
+    metadata,
+    Column("onboarding_id", String(100), primary_key=True),
+    Column("account_id", String(36), ForeignKey("staff_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("assigned_at", DateTime(timezone=True), nullable=False),
+)
+
+task_assignments = Table(
+    "task_assignments",
+    metadata,
+    Column("task_id", String(120), primary_key=True),
+    Column("onboarding_id", String(100), nullable=False),
+    Column("account_id", String(36), ForeignKey("staff_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("assigned_at", DateTime(timezone=True), nullable=False),
+    Index("ix_task_assignments_account_id", "account_id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # Whose key (a fingerprint of the credential) and the key itself: two callers never collide.
+    Column("principal", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    # Fingerprint of method, path and body: the same key for another request is refused.
+    Column("request_hash", String(64), nullable=False),
+    # NULL while the first request is in flight.
+    Column("status_code", Integer),
+    Column("response_headers", JSON),
+    Column("response_body", LargeBinary),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_idempotency_keys_expires_at", "expires_at"),
 )
