@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from kickoff.api.deps import AppContext
 from kickoff.api.errors import MAX_BODY_BYTES, install_error_handlers
+from kickoff.api.idempotency import install_idempotency
 from kickoff.api.routes import (
     codec,
     contracts,
@@ -114,6 +115,7 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
     app.openapi = openapi  # type: ignore[method-assign]
 
     install_error_handlers(app)
+    install_idempotency(app)
 
     @app.middleware("http")
     async def bind_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
