@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # reuse a result this long.
     report_cache_seconds: float = Field(default=30.0, ge=0)
 
+    # How long an Idempotency-Key's answer is remembered in Kickoff's database (kickoff.api.idempotency).
+    idempotency_key_hours: float = Field(default=24.0, gt=0)
+
     pipelines_file: Path = Path("pipelines.yaml")
     data_dir: Path = Path(".data")
     # Kickoff's own database: sqlite+aiosqlite:///… (embedded) or postgresql+asyncpg://…
