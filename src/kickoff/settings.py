@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
 class Settings(BaseSettings):
@@ -40,6 +43,19 @@ class Settings(BaseSettings):
     # Secure cookies are sent over HTTPS only (browsers treat http://localhost as secure too).
     session_cookie_secure: bool = True
     session_max_age_seconds: int = 8 * 3600
+
+    # Single sign-on to the board with OpenID Connect (kickoff.identity.sso); an empty issuer
+    # turns it off. The provider registers {KICKOFF_PUBLIC_URL}/board/sso/callback.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile"
+    # The ID token's claim whose values map to roles ("groups"; Entra ID's app roles: "roles").
+    oidc_role_claim: str = "groups"
+    # "value=role,…": a value of that claim, or "@domain" of the e-mail address, to viewer, staff
+    # or admin; the highest role any maps to wins. None maps: only an account an admin made may
+    # sign in.
+    oidc_roles: str = ""
 
     # The worker serves the Temporal SDK's Prometheus metrics here; the API's /metrics
     # appends what it finds there (unset: the API serves only its own).
@@ -113,6 +129,33 @@ class Settings(BaseSettings):
                 f"{given} is set but {missing} is not: a client certificate needs its private key "
                 "(set both for mTLS, or neither)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if not self.oidc_issuer.strip():
+            return self
+        issuer = urlsplit(self.oidc_issuer.strip())
+        # Plain http only on this machine (a provider in a test); elsewhere tokens would travel in clear.
+        if not (issuer.scheme == "https" or (issuer.scheme == "http" and issuer.hostname in _LOOPBACK)):
+            raise ValueError("KICKOFF_OIDC_ISSUER must be the identity provider's https:// URL")
+        secret = self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else ""
+        missing = [
+            name
+            for name, value in (
+                ("KICKOFF_OIDC_CLIENT_ID", self.oidc_client_id),
+                ("KICKOFF_OIDC_CLIENT_SECRET", secret),
+            )
+            if not value.strip()
+        ]
+        if missing:
+            verb = "is" if len(missing) == 1 else "are"
+            raise ValueError(f"KICKOFF_OIDC_ISSUER is set but {' and '.join(missing)} {verb} not")
+        # Imported here: only single sign-on needs the identity package (and Authlib). A typo in
+        # the mapping fails at start-up, not at someone's first sign-in.
+        from kickoff.identity.sso import parse_role_mapping
+
+        parse_role_mapping(self.oidc_roles)
         return self
 
     @model_validator(mode="after")
