@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 # The store tests start a real PostgreSQL server from Debian's package (never a service).
 POSTGRES := /usr/lib/postgresql
+# The single sign-on tests run a real OpenID provider (npm's oidc-provider, tests/oidc) on
+# Debian's Node; the fixture runs `npm ci` there once.
+NPM := /usr/bin/npm
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run test lint validate
@@ -25,10 +28,15 @@ $(POSTGRES):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 
+$(NPM):
+	@echo "kickoff: installing Debian's nodejs and npm for the single sign-on tests (once)"
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+
 run: $(STAMP)
 	$(VENV)/bin/python -m kickoff.devstack
 
-test: $(STAMP) $(CHROMIUM) $(POSTGRES)
+test: $(STAMP) $(CHROMIUM) $(POSTGRES) $(NPM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

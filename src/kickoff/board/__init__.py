@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request, Response, status
 from fastapi.staticfiles import StaticFiles
 
-from kickoff.board import auth, routes, sign_in
+from kickoff.board import auth, routes, sign_in, sso
 from kickoff.board.pages import STATIC, page, redirect
 from kickoff.settings import Settings
 
@@ -18,6 +18,7 @@ def install_board(app: FastAPI, settings: Settings) -> None:
     The session is a signed cookie scoped to ``/board`` (see ``kickoff.board.auth``), not a
     middleware, so the JSON API's requests are untouched by it."""
     app.include_router(sign_in.router)
+    app.include_router(sso.router)
     app.include_router(routes.router)
     app.mount("/board/static", StaticFiles(directory=STATIC), name="board-static")
 

@@ -1,0 +1,1 @@
+"""The real OpenID provider the single sign-on tests sign in at (see fixture.py)."""
