@@ -36,6 +36,7 @@ from kickoff.signature import sign
 from kickoff.temporal import connect_when_ready, ensure_search_attributes
 from kickoff.worker import create_worker
 from kickoff.workflows.onboarding import OnboardingWorkflow
+from tests.accounts import seed_accounts
 from tests.databases import PostgresServer, migrated_sqlite, start_postgres
 from tests.support import ROOT, STARTED_RUNS, EarlierRelease, end_run, worker_for
 
@@ -248,12 +249,16 @@ def api_settings(task_queue: str, tmp_path: Path, smtp: MailCatcher, **overrides
         "public_url": "http://kickoff.test",
         "log_json": True,
         "report_cache_seconds": 0,  # tests watch reports change as runs move
+        # Many tests send wrong credentials on purpose from one address; the throttle's own
+        # tests set a low limit.
+        "auth_failures_per_minute": 10_000,
     }
     values.update(overrides)
     settings = Settings(**values)
     if "database_url" not in overrides:  # the embedded default, migrated as `make run` does
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         migrated_sqlite(settings.data_dir / "kickoff.sqlite3")
+        seed_accounts(settings.data_dir / "kickoff.sqlite3")
     return settings
 
 

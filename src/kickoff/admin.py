@@ -9,6 +9,9 @@ elsewhere, e.g. one per former worker host).
 ``kickoff-admin rebuild-read-model`` rebuilds the staff views' read model from Temporal, the
 source of truth, and brings runs started before the read model existed onto it: run it once
 after upgrading to the release that introduced it, and whenever the read model is in doubt.
+
+Staff accounts and tokens: ``create-user``, ``create-token``, ``disable-user``, ``enable-user``,
+``ensure-first-admin`` (see ``kickoff.admin_accounts``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.service import RPCError
 
+from kickoff import admin_accounts
 from kickoff.activities.ledger import LEGACY_LEDGER, MailLedger, import_legacy_ledger
 from kickoff.crypto.fields import sealer_of
 from kickoff.db import Database, migrate
@@ -103,7 +107,10 @@ def _run(argv: list[str] | None) -> int:
         "rebuild-read-model", help="rebuild the staff views' read model from Temporal (idempotent)"
     )
     rebuilding.add_argument("--clear", action="store_true", help="empty the read model first")
+    admin_accounts.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in admin_accounts.COMMANDS:
+        return admin_accounts.run_command(args)
     match args.command:
         case "migrate":
             revision = asyncio.run(_migrate())

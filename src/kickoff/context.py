@@ -13,6 +13,7 @@ from fastapi import Depends, HTTPException, Request, status
 from temporalio.client import Client
 
 from kickoff.db import Database
+from kickoff.identity.throttle import FailureThrottle
 from kickoff.pipelines import PipelineCatalog
 from kickoff.service import OnboardingService
 from kickoff.settings import Settings
@@ -25,6 +26,8 @@ class AppContext:
     database: Database
     client: Client | None = None
     service: OnboardingService | None = field(default=None)
+    # Failed sign-ins and Bearer credentials per client address (429 when too many).
+    throttle: FailureThrottle = field(default_factory=FailureThrottle)
 
 
 def get_context(request: Request) -> AppContext:

@@ -153,6 +153,8 @@ def main() -> int:
         # Kickoff's own database (the embedded SQLite file by default) at the newest schema
         # before the worker and the API use it.
         subprocess.run([str(BIN / "kickoff-admin"), "migrate"], check=True)
+        # A first admin on a fresh data folder, and where its password is (every start).
+        subprocess.run([str(BIN / "kickoff-admin"), "ensure-first-admin"], check=True)
         catcher = stack.spawn("mail catcher", [python, "-m", "kickoff.mailcatcher"])
         wait_for_port("127.0.0.1", settings.smtp_port, 20, catcher)
         stack.spawn("worker", [python, "-m", "kickoff.worker"])
@@ -177,7 +179,7 @@ def main() -> int:
             print("kickoff: the read model was not rebuilt (see above); the views may lag", flush=True)
         print(
             "\nkickoff is running (Ctrl-C stops everything):\n"
-            "  staff board         http://localhost:8000/board (sign in with an API key)\n"
+            "  staff board         http://localhost:8000/board (first admin: see above)\n"
             "  API + OpenAPI docs  http://localhost:8000/docs\n"
             "  metrics             http://localhost:8000/metrics\n"
             f"  Temporal Web UI     http://localhost:{ports.ui}\n"

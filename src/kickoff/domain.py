@@ -111,6 +111,9 @@ class TimelineEntry(BaseModel):
     at: datetime
     event: str
     detail: str = ""
+    by: str | None = None
+    """Who did it, for staff actions (an account's e-mail address, or "api"); None for what the
+    run did by itself. Entries recorded before accounts existed have none."""
 
 
 RunStatus = Literal["running", "completed"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -43,6 +44,16 @@ class Settings(BaseSettings):
     # Secure cookies are sent over HTTPS only (browsers treat http://localhost as secure too).
     session_cookie_secure: bool = True
     session_max_age_seconds: int = 8 * 3600
+    # Wrong passwords or Bearer credentials one client address may send per minute before it
+    # gets 429 (per API process); accounts also lock after 5 wrong passwords in a row.
+    auth_failures_per_minute: int = Field(default=10, ge=1)
+    # /docs, /redoc and /openapi.json (off in production: docker-compose.yml sets false).
+    docs_enabled: bool = True
+    # Client networks /metrics answers (others get 404): loopback and private networks, where
+    # Prometheus scrapes from; "0.0.0.0/0,::/0" opens it to all.
+    metrics_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+    )
 
     # Single sign-on to the board with OpenID Connect (kickoff.identity.sso); an empty issuer
     # turns it off. The provider registers {KICKOFF_PUBLIC_URL}/board/sso/callback.
@@ -68,6 +79,11 @@ class Settings(BaseSettings):
     # An evicted run replays its short history on its next task: a little CPU for a bounded
     # memory (measured in bench/read_model.py: 436 MiB per worker at 10,000 onboardings with 1,000).
     worker_max_cached_workflows: int = Field(default=300, ge=0)
+
+    # The largest request body the API reads (KICKOFF_MAX_BODY_BYTES), counted while it arrives: a
+    # larger one is refused with 413 before anything (the signature check included) reads it.
+    # POST /contracts accepts at most 64 KiB (or this, when smaller); the board's forms are a few KiB.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
 
     # Reports aggregate over every onboarding in the read model: the board's charts and /reports
     # reuse a result this long.
@@ -101,12 +117,19 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("api_keys", "codec_cors_origins", mode="before")
+    @field_validator("api_keys", "codec_cors_origins", "metrics_networks", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         # KICKOFF_API_KEYS is a comma-separated list, not JSON.
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
         return value
 
     @field_validator("api_keys")

@@ -457,7 +457,7 @@ async def test_a_refused_board_form_keeps_its_personal_data_out_of_the_logs(
     """A board form the engine refuses is shown again with the reason (and what was typed, on the
     user's own page); none of what was typed, nor the staff member's name, is logged."""
     server, oid = board_run
-    async with signed_in_client(server.base_url, name=STAFF) as staff:
+    async with signed_in_client(server.base_url) as staff:
         page = await staff.get(f"/board/onboardings/{oid}")
         response = await staff.post(
             f"/board/onboardings/{oid}/{action}", data={**form, "csrf_token": csrf_token(page.text)}

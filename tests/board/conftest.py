@@ -28,5 +28,5 @@ async def board(
 @pytest.fixture
 async def staff(board: BoardServer) -> AsyncIterator[httpx.AsyncClient]:
     """A signed-in staff member's HTTP client (cookies kept, redirects not followed)."""
-    async with signed_in_client(board.base_url, name="Anna Test") as http:
+    async with signed_in_client(board.base_url) as http:
         yield http

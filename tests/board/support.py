@@ -23,7 +23,8 @@ from temporalio.service import RPCError
 from kickoff.api import create_app
 from kickoff.mailcatcher import MailCatcher
 from kickoff.worker import create_worker
-from tests.conftest import API_KEY, Api, api_settings, serve_app
+from tests.accounts import PASSWORD, STAFF, StaffAccount
+from tests.conftest import Api, api_settings, serve_app
 from tests.support import contract_payload, eventually, local_today
 
 # A month before today, so a run moves to `onboarding` (welcome mail, welcome call task) at once.
@@ -133,15 +134,22 @@ def column_cards(page: str, stage: str) -> list[str]:
 
 
 @asynccontextmanager
-async def signed_in_client(
-    base_url: str, key: str = API_KEY, name: str | None = None
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client with a board session: cookies kept, redirects not followed."""
+async def signed_in_client(base_url: str, account: StaffAccount = STAFF) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client with a board session of ``account`` (one of tests/accounts.py): cookies
+    kept, redirects not followed."""
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        form = await http.get("/board/sign-in")
-        response = await http.post(
-            "/board/sign-in",
-            data={"csrf_token": csrf_token(form.text), "api_key": key, "name": name or ""},
-        )
-        assert response.status_code == 303, response.text
+        await sign_in(http, account)
         yield http
+
+
+async def sign_in(
+    http: httpx.AsyncClient, account: StaffAccount = STAFF, password: str = PASSWORD
+) -> httpx.Response:
+    """Post the sign-in form as ``account``; asserts it worked (303 to the board)."""
+    form = await http.get("/board/sign-in")
+    response = await http.post(
+        "/board/sign-in",
+        data={"csrf_token": csrf_token(form.text), "email": account.email, "password": password},
+    )
+    assert response.status_code == 303, response.text
+    return response

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from kickoff.board import routes
+from kickoff.board import inbox
 from kickoff.mailcatcher import MailCatcher
 from kickoff.schedule import format_local
 from kickoff.service import read_views
@@ -132,7 +132,7 @@ async def test_overdue_tasks_are_highlighted(
     """Seen three days later, every task due by then is marked overdue, in words and not only colour."""
     oid = await board.start()
     later = datetime.now(UTC) + timedelta(days=3)
-    monkeypatch.setattr(routes, "_now", lambda: later)
+    monkeypatch.setattr(inbox, "_now", lambda: later)
     page = (await staff.get("/board/tasks")).text
     rows = [row for row in page.split("<tr")[1:] if f'data-task="{oid}.' in row]
     assert rows

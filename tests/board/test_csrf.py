@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.board.support import LATER_DELIVERY, BoardServer, State, csrf_token
+from tests.accounts import ADVISOR
+from tests.board.support import LATER_DELIVERY, BoardServer, State, csrf_token, sign_in
 
 # (path under the onboarding or a task of it, form fields): one per kind of board action.
 ACTIONS = [
@@ -72,10 +73,7 @@ async def test_a_token_of_another_session_is_refused(
 ) -> None:
     """Tokens are per session: one taken from another signed-in browser does not work here."""
     async with httpx.AsyncClient(base_url=board.base_url) as other:
-        form = await other.get("/board/sign-in")
-        await other.post(
-            "/board/sign-in", data={"csrf_token": csrf_token(form.text), "api_key": "second-key"}
-        )
+        await sign_in(other, ADVISOR)
         foreign = csrf_token((await other.get("/board/tasks")).text)
     before = _unchanged(await board.state(bystander))
     response = await staff.post(

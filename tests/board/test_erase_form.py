@@ -5,17 +5,27 @@ personal data was erased and show none of it."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
-from tests.board.support import BoardServer, alert, column_cards, csrf_token, text_of
+from tests.accounts import ADMIN
+from tests.board.support import BoardServer, alert, column_cards, csrf_token, signed_in_client, text_of
 from tests.support import days_ahead
 
 CUSTOMER = "Åre Hälsa & Söner AB"
 PERSONAL = (CUSTOMER, "556677-8899", "Örjan Ängström", "orjan@are-halsa.example")
 MEETING = {"meeting_at": days_ahead(3, 10).isoformat()}
+
+
+@pytest.fixture
+async def staff(board: BoardServer) -> AsyncIterator[httpx.AsyncClient]:
+    """Erasure is an admin's: here the signed-in client is an admin's (tests/board/
+    test_accounts_on_the_board.py shows a staff member refused)."""
+    async with signed_in_client(board.base_url, ADMIN) as http:
+        yield http
 
 
 async def _erase(staff: httpx.AsyncClient, oid: str, **fields: str) -> httpx.Response:

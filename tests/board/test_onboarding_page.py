@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import httpx
 
+from tests.accounts import ADVISOR, STAFF, VIEWER
 from tests.board.support import (
     FUTURE_DELIVERY,
     LATER_DELIVERY,
@@ -133,17 +135,21 @@ async def test_booking_then_recording_a_completed_kickoff(
     assert MEETING_AT.isoformat() in detail  # e.g. ...T10:00:00+01:00 in winter, +02:00 in summer
     page = (await _page(staff, oid)).text
     assert "Kick-off held: record the outcome" in page
+    # The advisor is one of the staff accounts (a viewer is none).
+    [advisors] = re.findall(r'<select id="outcome-owner".*?</select>', page, re.S)
+    assert ADVISOR.name in advisors
+    assert VIEWER.name not in advisors
     recorded = await _post(staff, oid, "kickoff-outcome", outcome="completed", segment="B", owner="Sara Lind")
     text = text_of(await _followed(staff, recorded))
     assert "Kick-off outcome recorded: Completed." in text
     assert "Completed · B-kund" in text
     assert "Responsible advisor Sara Lind" in text
-    assert "Recorded by Anna Test" in text
+    assert f"Recorded by {STAFF.email}" in text
     # The booking completed the run; the outcome is in Kickoff's database, with who recorded it.
     after = await board.until(oid, lambda s: bool(s["kickoff_outcomes"]))
     assert after["status"] == "completed"
     assert [(o["outcome"], o["recorded_by"]) for o in after["kickoff_outcomes"]] == [
-        ("completed", "Anna Test")
+        ("completed", STAFF.email)
     ]
 
 
@@ -185,9 +191,9 @@ async def test_checklist_items_are_ticked_and_unticked(board: BoardServer, staff
     text = text_of(await _followed(staff, ticked))
     assert "Item ticked." in text
     assert "4 open" in text
-    assert "by Anna Test" in text
+    assert f"by {STAFF.email}" in text
     [item] = [i for i in (await board.state(oid))["checklist"] if i["id"] == "portal_access"]
-    assert item["ticked_by"] == "Anna Test"
+    assert item["ticked_by"] == STAFF.email
     unticked = await _post(staff, oid, "checklist/portal_access", ticked="false")
     assert "5 open" in text_of(await _followed(staff, unticked))
     unknown = await _post(staff, oid, "checklist/no_such_item", ticked="true")

@@ -14,9 +14,11 @@ from fastapi import FastAPI, Request, Response, status
 from fastapi.openapi.utils import get_openapi
 from temporalio.client import Client
 
+from kickoff.api.body_limit import BodyLimitMiddleware
 from kickoff.api.deps import AppContext
-from kickoff.api.errors import MAX_BODY_BYTES, install_error_handlers
+from kickoff.api.errors import install_error_handlers
 from kickoff.api.idempotency import install_idempotency
+from kickoff.api.responses import document_catalog
 from kickoff.api.routes import (
     codec,
     contracts,
@@ -26,10 +28,12 @@ from kickoff.api.routes import (
     pipelines,
     privacy,
     reports,
+    staff,
     tasks,
 )
 from kickoff.board import install_board
 from kickoff.db import Database
+from kickoff.identity.throttle import FailureThrottle
 from kickoff.logging_setup import configure_logging
 from kickoff.metrics import UNMATCHED_ROUTE, ApiMetrics, path_onboarding_id, route_template
 from kickoff.pipelines import load_pipelines
@@ -37,6 +41,7 @@ from kickoff.service import OnboardingService
 from kickoff.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
+HSTS = "max-age=31536000; includeSubDomains"
 ONBOARDING_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,80}$")
 """What an onboarding id looks like (a pipeline's prefix and a contract id)."""
 
@@ -51,7 +56,13 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
     catalog = load_pipelines(settings.pipelines_file)
     # Kickoff's own database; `kickoff-admin migrate` brings it to the newest schema first.
     database = Database(settings.database_url)
-    context = AppContext(settings=settings, catalog=catalog, database=database, client=client)
+    context = AppContext(
+        settings=settings,
+        catalog=catalog,
+        database=database,
+        client=client,
+        throttle=FailureThrottle(settings.auth_failures_per_minute),
+    )
     if client is not None:
         context.service = OnboardingService(
             client,
@@ -87,8 +98,10 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
         version="0.1.0",
         summary="Durable onboarding runs for signed contracts",
         lifespan=lifespan,
-        # Larger bodies get 413 before they are read into memory (POST /contracts accepts less).
-        max_body_size=MAX_BODY_BYTES,
+        # KICKOFF_DOCS_ENABLED=false (production) keeps the schema and its pages internal.
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.kickoff = context
     for router in (
@@ -101,6 +114,7 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
         health.router,
         metrics.router,
         codec.router,
+        staff.router,
     ):
         app.include_router(router)
     install_board(app, settings)
@@ -109,6 +123,7 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
             schema.setdefault("components", {}).setdefault("schemas", {}).update(contracts.contract_schemas())
+            document_catalog(schema, catalog)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -116,6 +131,15 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
 
     install_error_handlers(app)
     install_idempotency(app)
+    # Added after the Idempotency-Key middleware, so it runs before it (and before the error
+    # handlers, the routes and the board): nothing reads a body past KICKOFF_MAX_BODY_BYTES, or
+    # past CONTRACT_MAX_BYTES on POST /contracts, whose signature check reads it whole. Only the
+    # request log below is outside it: it reads no body, and logs and counts the 413s.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits={"/contracts": contracts.CONTRACT_MAX_BYTES},
+    )
 
     @app.middleware("http")
     async def bind_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -128,6 +152,10 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
         try:
             response = await call_next(request)
             status_code = response.status_code
+            if request.url.scheme == "https":
+                # Served over HTTPS (uvicorn --proxy-headers behind a TLS proxy): browsers
+                # must never come back over plain HTTP, where the session cookie is not sent.
+                response.headers.setdefault("Strict-Transport-Security", HSTS)
             return response
         finally:
             seconds = time.perf_counter() - started

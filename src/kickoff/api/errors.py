@@ -4,14 +4,16 @@ Request bodies hold personal data: a contract's names, e-mail, phone and org num
 notes and names of staff actions. FastAPI's default 422 repeats every invalid value
 (``input``, some ``ctx`` entries and messages); a body that is not UTF-8 became a 400, or on
 ``POST /contracts`` a 500 whose logged traceback held the whole body. Here every answer to a
-body that cannot be read or validated is a 422 (413 when too large) with a reason, in
-FastAPI's ``detail`` shape (``type``, ``loc``, ``msg``) so clients keep working.
+body that cannot be read or validated is a 422 (413 when too large, see ``body_limit``) with a
+reason, in FastAPI's ``detail`` shape (``type``, ``loc``, ``msg``) so clients keep working; so is
+every other 422, the service's refusals included, as the OpenAPI schema says.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -19,8 +21,9 @@ from fastapi import FastAPI, Request, Response, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+from starlette.routing import Match
 from temporalio.service import RPCError
 
 from kickoff.board import error_page, is_board
@@ -28,9 +31,6 @@ from kickoff.logging_setup import loc_part
 from kickoff.service import ConflictError, NotFoundError, UnavailableError, UnprocessableError
 
 log = structlog.get_logger(__name__)
-
-MAX_BODY_BYTES = 4 * 1024 * 1024
-"""The largest request body the app reads (Temporal's own limit on one gRPC message)."""
 
 SAFE_MESSAGES = frozenset(
     {
@@ -167,11 +167,112 @@ def unreadable_body(reason: str, loc: Sequence[str | int] = ("body",)) -> Reques
 
 def not_decodable_reason(exc: BaseException) -> str:
     """Why ``json.loads`` could not even decode a body, without any of its bytes."""
+    if isinstance(exc, AmbiguousJsonError):
+        return str(exc)
     if isinstance(exc, UnicodeDecodeError):
         return f"the body is not UTF-8 (invalid byte at position {exc.start})"
     if isinstance(exc, RecursionError):
         return "the body is nested too deeply"
     return "the body could not be decoded"
+
+
+class AmbiguousJsonError(ValueError):
+    """JSON that parsers read differently: a key twice in one object (Python's ``json`` keeps the
+    last value, others the first or refuse it), or a lone surrogate escape such as ``\\ud800``
+    (a string no UTF-8 can encode: Temporal's converter failed on it, a 500)."""
+
+
+def loads_strict(document: str | bytes) -> Any:
+    """``json.loads``, refusing a duplicated key and a lone surrogate with ``AmbiguousJsonError``.
+
+    A refusal names a key only when it looks like a field name: a key could be anything typed."""
+    value = json.loads(document, object_pairs_hook=_unique_keys)
+    pending = [value]
+    while pending:  # not recursive: json.loads accepts deeper nesting than a recursive walk would
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+            strings: Iterable[Any] = item.keys()
+        elif isinstance(item, list):
+            pending.extend(item)
+            strings = ()
+        else:
+            strings = (item,)
+        for text in strings:
+            if isinstance(text, str) and not _encodable(text):
+                raise AmbiguousJsonError("a string holds a lone surrogate escape (\\ud800-\\udfff)")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            named = repr(key) if len(key) <= 64 and key.replace("-", "_").isidentifier() else "a key"
+            raise AmbiguousJsonError(f"{named} appears twice in one object")
+        obj[key] = value
+    return obj
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class StrictJsonRequest(Request):
+    """A request whose JSON body is parsed by ``loads_strict``."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = loads_strict(await self.body())
+        return self._json
+
+
+class StrictJsonRoute(APIRoute):
+    """A route whose JSON body is parsed by ``loads_strict``: ``APIRouter(route_class=...)``.
+
+    FastAPI answers what ``json.loads`` raises besides a syntax error with its 400, which
+    ``install_error_handlers`` turns into the 422 with this reason."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(StrictJsonRequest(request.scope, request.receive))
+
+        return strict
+
+
+def refusal_errors(reason: str, loc: Sequence[str | int] = ()) -> list[dict[str, Any]]:
+    """A service's refusal (UnprocessableError) as a 422's ``detail`` list: one ``value_error``
+    with the whole reason (it names the field itself, e.g. ``unknown stage 'x'``)."""
+    return [{"type": "value_error", "loc": list(loc), "msg": reason}]
+
+
+ROUTABLE_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on the request's path, and OPTIONS.
+
+    Starlette's 405 lists the methods of the first route whose path matched, so
+    ``/onboardings/{id}`` (GET and PATCH, two routes) said ``Allow: GET``."""
+    allowed = {"OPTIONS"}
+    for method in ROUTABLE_METHODS:
+        probe = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "headers": [],
+            "query_string": b"",
+        }
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.add(method)
+    return sorted(allowed)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -184,9 +285,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
         return handler
 
+    async def service_refusal(request: Request, exc: Exception) -> Response:
+        # A 422's detail is a list everywhere (FastAPI's shape, and what the schema documents).
+        return JSONResponse(
+            {"detail": refusal_errors(str(exc))}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+        )
+
     app.add_exception_handler(NotFoundError, service_error(status.HTTP_404_NOT_FOUND))
     app.add_exception_handler(ConflictError, service_error(status.HTTP_409_CONFLICT))
-    app.add_exception_handler(UnprocessableError, service_error(status.HTTP_422_UNPROCESSABLE_CONTENT))
+    app.add_exception_handler(UnprocessableError, service_refusal)
     app.add_exception_handler(UnavailableError, service_error(status.HTTP_503_SERVICE_UNAVAILABLE))
 
     async def temporal_unreachable(request: Request, exc: Exception) -> Response:
@@ -213,9 +320,17 @@ def install_error_handlers(app: FastAPI) -> None:
                 return error_page(request, "Form rejected", status.HTTP_422_UNPROCESSABLE_CONTENT, reason)
             return await invalid_request(request, unreadable_body(reason))
         if exc.status_code == status.HTTP_413_CONTENT_TOO_LARGE:
-            limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY, MAX_BODY_BYTES)
-            reason = f"the body is larger than the {limit} bytes this endpoint accepts"
-            return JSONResponse({"detail": reason}, status_code=exc.status_code)
+            # kickoff.api.body_limit's refusal, raised by receive(); the middleware answers it too.
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+            allow = ", ".join(allowed_methods(request))
+            if request.method == "OPTIONS":
+                return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"Allow": allow})
+            return JSONResponse(
+                {"detail": f"{request.method} is not a method of this path (it has: {allow})"},
+                status_code=exc.status_code,
+                headers={"Allow": allow},
+            )
         return await http_exception_handler(request, exc)
 
     app.add_exception_handler(RPCError, temporal_unreachable)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from kickoff.db.outcomes import RecordedOutcome
 from kickoff.domain import (
@@ -19,6 +19,7 @@ from kickoff.domain import (
     KickoffOutcomeKind,
     MainUser,
     PlausibleDate,
+    PlausibleMoment,
     RunStatus,
     StageVisit,
     Task,
@@ -33,6 +34,70 @@ from kickoff.readmodel.snapshot import OnboardingEntry, VisitEntry
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+MAX_LICENSES = 100_000
+"""More licences than any customer has: a larger number is a typo or a probe (10**30 was accepted)."""
+MAX_SAFE_NUMBER = 2**53 - 1
+"""The largest integer every JSON reader (JavaScript's included) reads exactly."""
+
+
+_YEARS = "^20[0-9]{2}-"
+"""Dates are refused outside 2000–2099 (``kickoff.pipelines.payload.plausible_date``): the schema
+says so, so that a client (and the schema test's generator) knows before it is refused."""
+ApiDate = Annotated[PlausibleDate, WithJsonSchema({"type": "string", "format": "date", "pattern": _YEARS})]
+ApiMoment = Annotated[
+    PlausibleMoment, WithJsonSchema({"type": "string", "format": "date-time", "pattern": _YEARS})
+]
+"""A date and time with its UTC offset, in 2000–2099."""
+
+
+class ContractIn(Contract):
+    """A contract as ``POST /contracts`` accepts it: the domain's model with the API's bounds.
+
+    The bounds live here, not on ``kickoff.domain.Contract``: that model also decodes the
+    contracts of runs in flight from their histories, which must keep decoding whatever they
+    were started with."""
+
+    model_config = ConfigDict(title="Contract")
+
+    signed_at: ApiMoment
+    delivery_start: ApiDate
+    licenses: int = Field(ge=1, le=MAX_LICENSES)
+    dates: dict[str, ApiDate] = Field(default_factory=dict, max_length=20)
+    """Further dates the pipeline declares (``contract_dates``), e.g. a renewal date."""
+
+
+BoundedNumber = Annotated[float, Field(ge=-MAX_SAFE_NUMBER, le=MAX_SAFE_NUMBER, allow_inf_nan=False)]
+BoundedScalar = (
+    str | Annotated[int, Field(ge=-MAX_SAFE_NUMBER, le=MAX_SAFE_NUMBER)] | BoundedNumber | bool | None
+)
+EventPayload = dict[str, BoundedScalar]
+"""An event's payload as the API accepts it: flat, numbers within ±(2**53 - 1); the pipeline's
+declaration is checked by the run (``kickoff.pipelines.payload``)."""
+
+
+class ErrorMessage(BaseModel):
+    """An error answer: what went wrong, and what to do about it."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    """One problem of a refused request: its kind, where (``body``, ``query``, ``path``, ``header``
+    and the field), and why; never the value that was sent."""
+
+    type: str
+    loc: list[str | int]
+    msg: str
+    ctx: dict[str, Any] | None = None
+    """The constraint that failed (a limit, a pattern, the allowed values), when it is one."""
+
+
+class ValidationErrors(BaseModel):
+    """A 422: every problem of the request, in FastAPI's shape (also the service's refusals)."""
+
+    detail: list[FieldError]
 
 
 class ContractAccepted(BaseModel):
@@ -58,6 +123,8 @@ class OpenTask(TaskPublic):
     onboarding_id: str
     pipeline: str
     stage: str
+    assignee: str | None = None
+    """The e-mail address of the person the task is assigned to."""
 
 
 class RecordedOutcomePublic(KickoffOutcome):
@@ -112,7 +179,7 @@ class OnboardingSummary(BaseModel):
 
 
 class MeetingBooked(_In):
-    meeting_at: AwareDatetime
+    meeting_at: ApiMoment
     booked_by: str | None = Field(default=None, max_length=200)
 
 
@@ -123,7 +190,7 @@ class CallLogged(_In):
 
 class Park(_In):
     reason: str = Field(min_length=1, max_length=500)
-    until: date | None = None
+    until: ApiDate | None = None
 
 
 class Restart(_In):
@@ -159,7 +226,7 @@ class OutcomeAccepted(BaseModel):
 
 
 class Amendment(_In):
-    delivery_start: PlausibleDate
+    delivery_start: ApiDate
 
 
 class ChecklistTick(_In):

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request, Response, status
 from fastapi.staticfiles import StaticFiles
 
-from kickoff.board import auth, routes, sign_in, sso
+from kickoff.board import accounts, auth, inbox, routes, sign_in, sso
 from kickoff.board.pages import STATIC, page, redirect
 from kickoff.settings import Settings
 
@@ -15,11 +15,13 @@ from kickoff.settings import Settings
 def install_board(app: FastAPI, settings: Settings) -> None:
     """Mount the board's routes, its stylesheet, and the answers to "not signed in" and "bad CSRF".
 
-    The session is a signed cookie scoped to ``/board`` (see ``kickoff.board.auth``), not a
+    The session's cookie is scoped to ``/board`` (see ``kickoff.board.auth``), not a
     middleware, so the JSON API's requests are untouched by it."""
     app.include_router(sign_in.router)
     app.include_router(sso.router)
     app.include_router(routes.router)
+    app.include_router(inbox.router)
+    app.include_router(accounts.router)
     app.mount("/board/static", StaticFiles(directory=STATIC), name="board-static")
 
     async def sign_in_required(request: Request, exc: Exception) -> Response:
@@ -38,7 +40,11 @@ def install_board(app: FastAPI, settings: Settings) -> None:
             "Reload the page and try again.",
         )
 
+    async def role_required(request: Request, exc: Exception) -> Response:
+        return error_page(request, "Not allowed", status.HTTP_403_FORBIDDEN, str(exc))
+
     app.add_exception_handler(auth.SignInRequiredError, sign_in_required)
+    app.add_exception_handler(auth.RoleRequiredError, role_required)
     app.add_exception_handler(auth.CsrfRejectedError, csrf_rejected)
 
 
@@ -48,7 +54,4 @@ def is_board(request: Request) -> bool:
 
 def error_page(request: Request, title: str, code: int, message: str) -> Response:
     """The board's error page (its layout, signed in or not) with ``message`` and status ``code``."""
-    settings: Settings = request.app.state.kickoff.settings
-    return page(
-        request, "error.html", auth.read_session(request, settings), {"title": title}, code, error=message
-    )
+    return page(request, "error.html", auth.known_session(request), {"title": title}, code, error=message)

@@ -1,23 +1,25 @@
-"""The board's sign-in session, CSRF tokens and flash messages, all in signed cookies.
+"""The board's sign-in session, CSRF tokens and flash messages.
 
-The session cookie is scoped to ``/board`` so the JSON API (Bearer keys, no cookies) never
-sees it. It is signed, not encrypted, so it holds no secret: instead of the API key it
-carries a keyed fingerprint of it, and a session ends as soon as its key is removed from
-KICKOFF_API_KEYS. Its lifetime is absolute: it is signed once, at sign-in.
+The session lives in Kickoff's database (``kickoff.identity.sessions``); its cookie, scoped to
+``/board`` so the JSON API (Bearer tokens, no cookies) never sees it, carries only a random
+token. Signing out, disabling the account or an admin ending its sessions takes effect on the
+next request. Flash messages and the sign-in form's CSRF token are short-lived signed cookies.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import Depends, Form, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from kickoff.context import Context
+from kickoff.context import AppContext, Context
+from kickoff.identity import Account, Principal, Role
+from kickoff.identity.sessions import SessionStore
 from kickoff.settings import Settings
 
 COOKIE_PATH = "/board"
@@ -44,11 +46,31 @@ class CsrfRejectedError(Exception):
     """A POST whose CSRF token is missing or wrong: 403, nothing is done."""
 
 
+class RoleRequiredError(Exception):
+    """Signed in, but the account's role does not allow this: 403, nothing is done."""
+
+    def __init__(self, needed: Role, has: Role) -> None:
+        super().__init__(f"This needs the {needed} role; your account is {has}. Ask an admin.")
+
+
 @dataclass(frozen=True)
 class Session:
-    key_id: str
+    account: Account
     csrf: str
-    name: str | None
+
+    @property
+    def name(self) -> str:
+        """Who is signed in, as the page header shows it."""
+        return self.account.label
+
+    @property
+    def by(self) -> str:
+        """Who acted, as the onboarding's timeline records it: the account's e-mail address."""
+        return self.account.email
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(account=self.account)
 
 
 @dataclass(frozen=True)
@@ -60,20 +82,6 @@ class Flash:
 def _serializer(settings: Settings, purpose: str) -> URLSafeTimedSerializer:
     # One salt per cookie: a signed flash can never pass as a session, and so on.
     return URLSafeTimedSerializer(settings.session_secret.get_secret_value(), salt=f"kickoff-board-{purpose}")
-
-
-def key_id(settings: Settings, key: str) -> str:
-    """A keyed fingerprint of an API key: names the key in a cookie without revealing it."""
-    secret = settings.session_secret.get_secret_value().encode()
-    return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def matching_key(settings: Settings, offered: str) -> bool:
-    """Whether ``offered`` is one of the staff API keys (constant time, every key compared)."""
-    matches = [
-        hmac.compare_digest(offered.encode(), key.get_secret_value().encode()) for key in settings.api_keys
-    ]
-    return any(matches)
 
 
 def _set(response: Response, settings: Settings, name: str, value: str, max_age: int) -> None:
@@ -97,39 +105,44 @@ def _delete(response: Response, settings: Settings, name: str) -> None:
 # ---------------------------------------------------------------- session
 
 
-def read_session(request: Request, settings: Settings) -> Session | None:
-    raw = request.cookies.get(SESSION_COOKIE)
-    if not raw:
-        return None
-    try:
-        data = _serializer(settings, "session").loads(raw, max_age=settings.session_max_age_seconds)
-    except BadSignature:  # also expired (SignatureExpired is a BadSignature)
-        return None
-    if not isinstance(data, dict):
-        return None
-    kid, csrf, name = data.get("k"), data.get("c"), data.get("n")
-    if not isinstance(kid, str) or not isinstance(csrf, str) or not csrf:
-        return None
-    # A key removed from KICKOFF_API_KEYS ends every session signed in with it.
-    if not any(hmac.compare_digest(kid, key_id(settings, k.get_secret_value())) for k in settings.api_keys):
-        return None
-    return Session(key_id=kid, csrf=csrf, name=name if isinstance(name, str) and name else None)
+async def read_session(request: Request, context: AppContext) -> Session | None:
+    """The live session of the request's cookie, if any (read once per request)."""
+    if hasattr(request.state, "board_session"):
+        known: Session | None = request.state.board_session
+        return known
+    token = request.cookies.get(SESSION_COOKIE)
+    found = await SessionStore(context.database).resolve(token) if token else None
+    session = Session(account=found.account, csrf=found.csrf) if found is not None else None
+    request.state.board_session = session
+    return session
 
 
-def start_session(response: Response, settings: Settings, key: str, name: str | None) -> None:
-    data = {"k": key_id(settings, key), "c": secrets.token_urlsafe(32), "n": name}
-    value = _serializer(settings, "session").dumps(data)
-    _set(response, settings, SESSION_COOKIE, value, settings.session_max_age_seconds)
+def known_session(request: Request) -> Session | None:
+    """The session this request has already read (for pages rendered where nothing can be
+    awaited, e.g. an error handler), None when it has not."""
+    known: Session | None = getattr(request.state, "board_session", None)
+    return known
+
+
+async def start_session(response: Response, context: AppContext, account: Account) -> None:
+    """Sign ``account`` in: a new server-side session, its token in the cookie."""
+    settings = context.settings
+    lifetime = timedelta(seconds=settings.session_max_age_seconds)
+    token = await SessionStore(context.database).start(account, lifetime)
+    _set(response, settings, SESSION_COOKIE, token, settings.session_max_age_seconds)
     _delete(response, settings, SIGN_IN_COOKIE)
 
 
-def end_session(response: Response, settings: Settings) -> None:
-    _delete(response, settings, SESSION_COOKIE)
+async def end_session(request: Request, response: Response, context: AppContext) -> None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await SessionStore(context.database).end(token)
+    _delete(response, context.settings, SESSION_COOKIE)
 
 
-def require_session(request: Request, context: Context) -> Session:
+async def require_session(request: Request, context: Context) -> Session:
     """The signed-in session, or a redirect to the sign-in page (that comes back here after)."""
-    session = read_session(request, context.settings)
+    session = await read_session(request, context)
     if session is None:
         target = request.url.path
         if request.method == "GET" and request.url.query:
@@ -150,8 +163,31 @@ def require_csrf(
     return session
 
 
-Staff = Annotated[Session, Depends(require_csrf)]
-"""A signed-in session whose POST carried its CSRF token: what every board action needs."""
+def require_staff(session: Annotated[Session, Depends(require_csrf)]) -> Session:
+    if not session.principal.may("staff"):
+        raise RoleRequiredError("staff", session.account.role)
+    return session
+
+
+def require_admin(session: Annotated[Session, Depends(require_csrf)]) -> Session:
+    if not session.principal.may("admin"):
+        raise RoleRequiredError("admin", session.account.role)
+    return session
+
+
+def admin_viewing(session: SignedIn) -> Session:
+    """A signed-in admin, for the pages only admins see (GET: no CSRF token)."""
+    if not session.principal.may("admin"):
+        raise RoleRequiredError("admin", session.account.role)
+    return session
+
+
+Staff = Annotated[Session, Depends(require_staff)]
+"""A signed-in staff member (or admin) whose POST carried its CSRF token: what acting needs."""
+SignedInForm = Annotated[Session, Depends(require_csrf)]
+"""Any signed-in account whose POST carried its CSRF token (signing out, one's own tokens)."""
+AdminForm = Annotated[Session, Depends(require_admin)]
+AdminPage = Annotated[Session, Depends(admin_viewing)]
 
 
 # ---------------------------------------------------------------- sign-in form

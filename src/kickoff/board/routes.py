@@ -11,19 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Annotated
-from urllib.parse import urlencode
 
 import structlog
 from fastapi import APIRouter, Form, Path, Request, Response, status
 from pydantic import ValidationError
 
 from kickoff.board import erasure, views
-from kickoff.board.auth import Session, SignedIn, Staff
+from kickoff.board.auth import AdminForm, Session, SignedIn, Staff
 from kickoff.board.forms import read_payload
 from kickoff.board.pages import SERVICE_ERRORS, STATUS_OF, error_page, page, redirect_with_flash
 from kickoff.board.queries import board_runs, charts
 from kickoff.context import Context, Service
-from kickoff.domain import AmendInput, EventInput, OutcomeInput, TickInput, onboarding_of_task
+from kickoff.domain import AmendInput, EventInput, OutcomeInput, TickInput
+from kickoff.identity import AccountStore
+from kickoff.identity.audit import audit
 from kickoff.pipelines import Pipeline, PipelineCatalog
 from kickoff.service import (
     ErasedOnboardingError,
@@ -35,8 +36,6 @@ from kickoff.service import (
 
 router = APIRouter(include_in_schema=False)
 log = structlog.get_logger(__name__)
-BOARD_STAFF = "board"
-"""Who recorded a kick-off outcome when the signed-in staff member gave no name."""
 
 OnboardingId = Annotated[str, Path(alias="onboarding_id")]
 """Named as in the API's paths, so request logs and metrics bind the onboarding id for the board too."""
@@ -139,12 +138,17 @@ async def _onboarding_page(
         )
     view = views.onboarding_view(state, pipeline, _now(), refill)
     code = STATUS_OF.get(type(refused), status.HTTP_200_OK) if refused else status.HTTP_200_OK
+    # The kick-off's responsible advisor is one of the staff accounts (recorded by name).
+    advisors = [
+        a.label for a in await AccountStore(context.database).all() if not a.disabled and a.role != "viewer"
+    ]
     return page(
         request,
         "onboarding.html",
         session,
         {
             "view": view,
+            "advisors": advisors,
             "refill": dict(refill[1]) if refill else {},
             "refill_form": refill[0] if refill else "",
             "erase_reasons": erasure.reason_choices(),
@@ -173,9 +177,10 @@ async def send_event(
     form = await _form(request)
     payload = read_payload(spec, pipeline, form)
     try:
-        stage = await service.apply_event(oid, EventInput(name=event, payload=payload, by=session.name))
+        stage = await service.apply_event(oid, EventInput(name=event, payload=payload, by=session.by))
     except SERVICE_ERRORS as err:
         return await _onboarding_page(request, context, service, session, oid, err, (event, form))
+    await audit(service.database, session.principal, "event", oid, event=event)
     label = _stage_label(context.catalog, oid, stage)
     return redirect_with_flash(request, _onboarding_url(oid), "ok", f"{spec.label}: done. Stage: {label}.")
 
@@ -193,9 +198,10 @@ async def tick(
     """Tick (``ticked=true``) or untick (``ticked=false``) a checklist item."""
     tick_it = ticked != "false"
     try:
-        await service.tick_item(oid, TickInput(item=item, ticked=tick_it, by=session.name))
+        await service.tick_item(oid, TickInput(item=item, ticked=tick_it, by=session.by))
     except SERVICE_ERRORS as err:
         return await _onboarding_page(request, context, service, session, oid, err)
+    await audit(service.database, session.principal, "tick" if tick_it else "untick", oid, item=item)
     text = "Item ticked." if tick_it else "Item unticked."
     return redirect_with_flash(request, _onboarding_url(oid), "ok", text)
 
@@ -213,9 +219,10 @@ async def restart(
     try:
         if not reason:
             raise UnprocessableError("choose why onboarding restarts")
-        cycle, stage = await service.restart(oid, reason, by=session.name or BOARD_STAFF)
+        cycle, stage = await service.restart(oid, reason, by=session.by)
     except SERVICE_ERRORS as err:
         return await _onboarding_page(request, context, service, session, oid, err)
+    await audit(service.database, session.principal, "restart", oid, reason=reason, cycle=cycle)
     label = _stage_label(context.catalog, oid, stage)
     return redirect_with_flash(
         request, _onboarding_url(oid), "ok", f"Onboarding restarted: cycle {cycle}, stage {label}."
@@ -245,11 +252,12 @@ async def kickoff_outcome(
                 outcome=outcome,
                 segment=(segment or None) if completed else None,
                 owner=(owner or "").strip() or None if completed else None,
-                by=session.name or BOARD_STAFF,
+                by=session.by,
             ),
         )
     except SERVICE_ERRORS as err:
         return await _onboarding_page(request, context, service, session, oid, err, ("outcome", form))
+    await audit(service.database, session.principal, "kickoff_outcome", oid, outcome=outcome, cycle=cycle)
     text = views.OUTCOME_LABELS[outcome]
     if not completed:
         text += f": onboarding restarted (cycle {cycle}, stage {_stage_label(context.catalog, oid, stage)})"
@@ -279,6 +287,7 @@ async def amend(
     except SERVICE_ERRORS as err:
         refill = ("amend", {"delivery_start": delivery_start or ""})
         return await _onboarding_page(request, context, service, session, oid, err, refill)
+    await audit(service.database, session.principal, "amend", oid, fields=["delivery_start"])
     return redirect_with_flash(request, _onboarding_url(oid), "ok", f"Delivery start moved to {day}.")
 
 
@@ -287,7 +296,7 @@ async def erase_personal_data(
     request: Request,
     context: Context,
     service: Service,
-    session: Staff,
+    session: AdminForm,
     oid: OnboardingId,
     confirm: OptionalForm = None,
     reason: OptionalForm = None,
@@ -299,72 +308,7 @@ async def erase_personal_data(
     except SERVICE_ERRORS as err:
         refill = ("erase", {"reason": reason or ""})
         return await _onboarding_page(request, context, service, session, oid, err, refill)
+    if erased.first:
+        await audit(service.database, session.principal, "erasure", oid, reason=chosen)
     text = "Personal data erased." if erased.first else "Personal data was erased already."
     return redirect_with_flash(request, _onboarding_url(oid), "ok", text)
-
-
-# ---------------------------------------------------------------- tasks
-
-
-@router.get("/board/tasks")
-async def inbox(
-    request: Request, context: Context, service: Service, session: SignedIn, owner_role: str | None = None
-) -> Response:
-    return await _inbox_page(request, context, service, session, owner_role or None)
-
-
-async def _inbox_page(
-    request: Request,
-    context: Context,
-    service: OnboardingService,
-    session: Session,
-    owner_role: str | None,
-    refused: Exception | None = None,
-) -> Response:
-    try:
-        tasks = await service.open_tasks(owner_role)
-    except SERVICE_ERRORS as err:
-        return error_page(request, session, err, "Task inbox")
-    now = _now()
-    rows = views.inbox_rows(tasks, context.catalog.pipelines, now)
-    code = STATUS_OF.get(type(refused), status.HTTP_200_OK) if refused else status.HTTP_200_OK
-    return page(
-        request,
-        "tasks.html",
-        session,
-        {
-            "tasks": rows,
-            "owner_role": owner_role,
-            "roles": views.role_choices(list(context.catalog.pipelines.values())),
-            "overdue": sum(1 for row in rows if row.overdue),
-        },
-        code,
-        error=f"Not done: {refused}" if refused else None,
-    )
-
-
-@router.post("/board/tasks/{task_id}/done")
-async def task_done(
-    request: Request,
-    context: Context,
-    service: Service,
-    session: Staff,
-    task_id: str,
-    back: OptionalForm = None,
-    owner_role: OptionalForm = None,
-) -> Response:
-    """Mark a task done, from the inbox (``back=inbox``) or from its onboarding's page."""
-    from_inbox = back == "inbox"
-    try:
-        oid = await service.complete_task(task_id)
-    except SERVICE_ERRORS as err:
-        if from_inbox:
-            return await _inbox_page(request, context, service, session, owner_role or None, err)
-        owner = onboarding_of_task(task_id)
-        if owner is None:
-            return error_page(request, session, err, "Task")
-        return await _onboarding_page(request, context, service, session, owner, err)
-    if from_inbox:
-        query = f"?{urlencode({'owner_role': owner_role})}" if owner_role else ""
-        return redirect_with_flash(request, f"/board/tasks{query}", "ok", f"Task done ({oid}).")
-    return redirect_with_flash(request, _onboarding_url(oid), "ok", "Task done.")

@@ -157,6 +157,8 @@ class TaskRow:
     onboarding_id: str = ""
     stage_label: str = ""
     customer: str = ""
+    assignee: str | None = None
+    """The account id of the person it is assigned to."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,7 @@ class TimelineRow:
     at: str
     event: str
     detail: str
+    by: str = ""
 
 
 @dataclass(frozen=True)
@@ -345,7 +348,9 @@ def outcome_detail(outcome: KickoffOutcome, timezone: str) -> dict[str, str]:
 def timeline_row(entry: TimelineEntry, pipeline: Pipeline) -> TimelineRow:
     event = pipeline.events.get(entry.event)
     title = event.label if event is not None else entry.event.replace("_", " ")
-    return TimelineRow(at=local(entry.at, pipeline.timezone), event=title, detail=entry.detail)
+    return TimelineRow(
+        at=local(entry.at, pipeline.timezone), event=title, detail=entry.detail, by=entry.by or ""
+    )
 
 
 def record_table(name: str, rows: Sequence[Mapping[str, Any]]) -> RecordTable:
@@ -372,5 +377,5 @@ def inbox_rows(
         stage = open_task.stage
         label = pipeline.stage(stage).label if pipeline and stage in pipeline.stage_ids() else stage
         row = task_row(open_task.task, pipeline, now, onboarding_id=open_task.onboarding_id)
-        rows.append(replace(row, stage_label=label, customer=open_task.customer))
+        rows.append(replace(row, stage_label=label, customer=open_task.customer, assignee=open_task.assignee))
     return rows

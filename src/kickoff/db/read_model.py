@@ -8,7 +8,7 @@ revision is not lower, and its open tasks and visits are replaced in the same tr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.sql.dml import Insert
 
 from kickoff.crypto.fields import FieldSealer
 from kickoff.db.database import Database, dialect_insert, utc_aware
-from kickoff.db.schema import kickoff_outcomes, read_onboardings, read_tasks, read_visits
+from kickoff.db.schema import kickoff_outcomes, read_onboardings, read_tasks, read_visits, task_assignments
 from kickoff.domain import Task, TaskSide, task_id
 from kickoff.readmodel.snapshot import OUTCOME_TASK_NUMBER, OnboardingEntry, Snapshot, VisitEntry
 
@@ -33,6 +33,8 @@ class TaskPage:
     tasks: list[tuple[Task, OnboardingEntry]]
     next_after: tuple[datetime, str] | None
     """Where the next page starts (the last task's due time and id), None on the last page."""
+    assignees: dict[str, str] = field(default_factory=dict)
+    """Task id → the account id it is assigned to (assigned tasks only)."""
 
 
 class ReadModelStore:
@@ -139,12 +141,19 @@ class ReadModelStore:
         owner: TaskSide | None = None,
         limit: int = 200,
         after: tuple[datetime, str] | None = None,
+        assignee: str | None = None,
     ) -> TaskPage:
-        """Open tasks of onboardings in a stage, soonest due first, a page at a time."""
-        t, o = read_tasks, read_onboardings
+        """Open tasks of onboardings in a stage, soonest due first, a page at a time; with
+        ``assignee`` (an account id) only the tasks given to that person."""
+        t, o, given = read_tasks, read_onboardings, task_assignments
         query = (
-            select(t, *(o.c[name].label(f"o_{name}") for name in OnboardingEntry.model_fields))
+            select(
+                t,
+                given.c.account_id.label("assignee_id"),
+                *(o.c[name].label(f"o_{name}") for name in OnboardingEntry.model_fields),
+            )
             .join(o, o.c.id == t.c.onboarding_id)
+            .join(given, given.c.task_id == t.c.id, isouter=True)
             .where(o.c.status.in_(SHOWN))
             .order_by(t.c.due_at, t.c.id)
             .limit(limit + 1)
@@ -153,6 +162,8 @@ class ReadModelStore:
             query = query.where(t.c.owner_role == owner_role)
         if owner is not None:
             query = query.where(t.c.owner == owner)
+        if assignee is not None:
+            query = query.where(given.c.account_id == assignee)
         if after is not None:
             due, last = after[0].astimezone(UTC), after[1]
             query = query.where(or_(t.c.due_at > due, and_(t.c.due_at == due, t.c.id > last)))
@@ -164,7 +175,8 @@ class ReadModelStore:
         )
         found = [(_task(row), entry) for row, entry in zip(page, entries, strict=True)]
         more = len(rows) > limit
-        return TaskPage(found, (found[-1][0].due_at, found[-1][0].id) if more and found else None)
+        assigned = {row["id"]: row["assignee_id"] for row in page if row["assignee_id"] is not None}
+        return TaskPage(found, (found[-1][0].due_at, found[-1][0].id) if more and found else None, assigned)
 
     async def entries(self, pipeline: str | None = None, limit: int | None = None) -> list[OnboardingEntry]:
         """Onboardings in a stage (of ``pipeline``), those that moved most recently first."""

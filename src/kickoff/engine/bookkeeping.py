@@ -87,8 +87,8 @@ class Bookkeeping:
         task.resolution = how
         self.note(at, "task_done", task.title)
 
-    def note(self, at: datetime, event: str, detail: str = "") -> None:
+    def note(self, at: datetime, event: str, detail: str = "", by: str | None = None) -> None:
         """A timeline entry, kept in time order (a mail's "sent" can come after later-dated work)."""
         bisect.insort(
-            self.state.timeline, TimelineEntry(at=at, event=event, detail=detail), key=lambda e: e.at
+            self.state.timeline, TimelineEntry(at=at, event=event, detail=detail, by=by), key=lambda e: e.at
         )

@@ -178,7 +178,7 @@ class Run(Bookkeeping):
         outcome = payload.get("outcome")
         detail = spec.outcome_labels.get(outcome if isinstance(outcome, str) else "", spec.label)
         extra = [f"{k}: {v}" for k, v in payload.items() if v not in (None, "") and k != "outcome"]
-        self.note(now, event.name, "; ".join([detail, *extra]))
+        self.note(now, event.name, "; ".join([detail, *extra]), by=event.by)
         state.event_count += 1
         for anchor in spec.stamps:
             if not payload.get(spec.anchors.get(anchor, "")):
@@ -275,10 +275,10 @@ class Run(Bookkeeping):
         item = next(i for i in self.state.checklist if i.id == tick.item)
         if tick.ticked and item.ticked_at is None:
             item.ticked_at, item.ticked_by = now, tick.by
-            self.note(now, "checklist_ticked", item.label)
+            self.note(now, "checklist_ticked", item.label, by=tick.by)
         elif not tick.ticked and item.ticked_at is not None:
             item.ticked_at, item.ticked_by = None, None
-            self.note(now, "checklist_unticked", item.label)
+            self.note(now, "checklist_unticked", item.label, by=tick.by)
         return [i for i in self.state.checklist if i.checklist == item.checklist]
 
     def amend(self, amend: AmendInput, now: datetime) -> str:
@@ -310,7 +310,7 @@ class Run(Bookkeeping):
         )
         state.awaiting_outcome = False
         segment = f"segment {spec.segments[outcome.segment]}" if outcome.segment else ""
-        self.note(now, "kickoff_outcome", "; ".join(filter(None, [outcome.outcome, segment])))
+        self.note(now, "kickoff_outcome", "; ".join(filter(None, [outcome.outcome, segment])), by=outcome.by)
         for task in state.open_tasks():
             if task.kind == spec.task.kind:
                 self.finish_task(task, now, "done_by_staff")

@@ -185,9 +185,10 @@ class OnboardingService:
     ) -> list[OnboardingRow]:
         return await listing.list_onboardings(self.client, self.catalog, self.scope, pipeline, stage, limit)
 
-    async def open_tasks(self, owner_role: str | None) -> list[OpenTaskRow]:
-        """Every open task (the board's inbox), soonest due first, from the read model."""
-        return (await read_views.open_tasks(self, owner_role)).rows
+    async def open_tasks(self, owner_role: str | None, assignee: str | None = None) -> list[OpenTaskRow]:
+        """Every open task (the board's inbox; with ``assignee``, an account id, only that
+        person's), soonest due first, from the read model."""
+        return (await read_views.open_tasks(self, owner_role, assignee=assignee)).rows
 
     async def open_tasks_page(
         self,
@@ -195,8 +196,9 @@ class OnboardingService:
         owner: TaskSide | None,
         limit: int,
         after: tuple[datetime, str] | None,
+        assignee: str | None = None,
     ) -> read_views.OpenTasksPage:
-        return await read_views.open_tasks(self, owner_role, owner, limit, after)
+        return await read_views.open_tasks(self, owner_role, owner, limit, after, assignee)
 
     # ---------------------------------------------------------------- act
 

@@ -62,10 +62,11 @@ async def open_tasks(
     owner: TaskSide | None = None,
     limit: int = 1000,
     after: tuple[datetime, str] | None = None,
+    assignee: str | None = None,
 ) -> OpenTasksPage:
     async with database_answers():
         page = await store_of(service).open_tasks(
-            owner_role=owner_role, owner=owner, limit=limit, after=after
+            owner_role=owner_role, owner=owner, limit=limit, after=after, assignee=assignee
         )
     rows = [
         OpenTaskRow(
@@ -74,6 +75,7 @@ async def open_tasks(
             pipeline=entry.pipeline,
             stage=entry.stage,
             customer=entry.customer,
+            assignee=page.assignees.get(task.id),
         )
         for task, entry in page.tasks
     ]

@@ -31,3 +31,5 @@ class OpenTaskRow:
     stage: str
     customer: str
     """The customer's name, for the board's inbox (the API's task list leaves it out)."""
+    assignee: str | None = None
+    """The account id of the person the task is assigned to, if any."""

@@ -19,7 +19,8 @@ from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from kickoff.board.auth import matching_key, read_session
+from kickoff.api.deps import service_key_id
+from kickoff.board.auth import read_session
 from kickoff.context import Context
 from kickoff.crypto import EnvelopeCodec, ErasedError, UnknownKeyError
 from kickoff.crypto.codec import KEY_ID
@@ -50,13 +51,16 @@ def _refusal(code: int, reason: str, origin: str | None) -> Response:
     return _cors(JSONResponse({"detail": reason}, status_code=code), origin)
 
 
-def _is_staff(request: Request, context: Context) -> bool:
-    settings = context.settings
-    if read_session(request, settings) is not None:
+async def _is_staff(request: Request, context: Context) -> bool:
+    """A signed-in board session (the Temporal UI's codec calls carry its cookie), or a service
+    key (the CLI's --codec-auth)."""
+    if await read_session(request, context) is not None:
         return True
     header = request.headers.get("authorization", "")
     scheme, _, offered = header.partition(" ")
-    return scheme.lower() == "bearer" and bool(offered) and matching_key(settings, offered)
+    return (
+        scheme.lower() == "bearer" and bool(offered) and service_key_id(context.settings, offered) is not None
+    )
 
 
 async def preflight(request: Request, context: Context) -> Response:
@@ -88,7 +92,7 @@ async def _answer(request: Request, context: Context, decode: bool) -> Response:
     origin = _origin_allowed(request, context)
     if "origin" in request.headers and origin is None:
         return _refusal(status.HTTP_403_FORBIDDEN, "this origin is not in KICKOFF_CODEC_CORS_ORIGINS", None)
-    if not _is_staff(request, context):
+    if not await _is_staff(request, context):
         return _refusal(
             status.HTTP_401_UNAUTHORIZED,
             "sign in to the board (or send Authorization: Bearer <API key>) to see payloads",

@@ -11,8 +11,15 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from kickoff.api.deps import Context, Service
-from kickoff.api.errors import not_decodable_reason, public_errors, unreadable_body
-from kickoff.api.schemas import ContractAccepted
+from kickoff.api.errors import (
+    AmbiguousJsonError,
+    loads_strict,
+    not_decodable_reason,
+    public_errors,
+    unreadable_body,
+)
+from kickoff.api.responses import SIGNED, UNAVAILABLE, conflict, invalid, too_large
+from kickoff.api.schemas import ContractAccepted, ContractIn
 from kickoff.domain import Contract
 from kickoff.logging_setup import describe_errors
 from kickoff.metrics import record_onboarding_started
@@ -22,7 +29,9 @@ router = APIRouter(tags=["contracts"])
 log = structlog.get_logger(__name__)
 
 CONTRACT_MAX_BYTES = 64 * 1024
-"""A contract is a few hundred bytes; its longest lists (modules, dates) stay far below this."""
+"""A contract is a few hundred bytes; its longest lists (modules, dates) stay far below this.
+The signature covers the whole body, so it is read before anything is checked: ``create_app``
+gives this path this limit in ``kickoff.api.body_limit`` (or KICKOFF_MAX_BODY_BYTES, if smaller)."""
 
 
 def contract_schemas() -> dict[str, Any]:
@@ -31,7 +40,7 @@ def contract_schemas() -> dict[str, Any]:
     The route reads the raw body (the signature covers its bytes), so FastAPI
     cannot derive the schema itself; ``create_app`` adds these to components.
     """
-    schema = Contract.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema = ContractIn.model_json_schema(ref_template="#/components/schemas/{model}")
     nested: dict[str, Any] = schema.pop("$defs", {})
     return {"Contract": schema, **nested}
 
@@ -42,13 +51,18 @@ def contract_schemas() -> dict[str, Any]:
     response_model=ContractAccepted,
     responses={
         200: {"model": ContractAccepted, "description": "The same contract again: no second run"},
-        401: {"description": "Missing, wrong or stale signature"},
-        409: {"description": "The contract id was received before with different content"},
-        413: {"description": "The body is larger than a contract can be"},
-        422: {"description": "A body that is not UTF-8 JSON, an invalid contract, or an unknown pipeline"},
+        **SIGNED,
+        **conflict(
+            "The contract id was received before with different content, or its onboarding's "
+            "personal data was erased (it is never started again)"
+        ),
+        **too_large(f"{CONTRACT_MAX_BYTES} bytes (a contract is a few hundred)"),
+        **invalid(
+            "A body that is not UTF-8 JSON, repeats a key, or is not a contract; an unknown "
+            "pipeline, module or date"
+        ),
+        **UNAVAILABLE,
     },
-    # The signature covers the whole body, so it is read before anything is checked: keep it small.
-    max_body_size=CONTRACT_MAX_BYTES,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -81,17 +95,22 @@ async def receive_contract(
     # Past the signature, the body is the sender's: one that is not UTF-8, not JSON or not a
     # contract is a 422 naming the problem and never repeating it (pydantic's error held the
     # raw bytes, which FastAPI could not encode: a 500 whose logged traceback held the body).
+    # A key twice is refused too: the signer's reader may take the first, json.loads the last.
     try:
-        contract = Contract.model_validate_json(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValidationError) as exc:
-        invalid = (
-            unreadable_body(not_decodable_reason(exc), loc=())
-            if isinstance(exc, UnicodeDecodeError)
-            else RequestValidationError(public_errors(exc.errors(include_url=False)))
+        text = body.decode("utf-8")
+        _refuse_ambiguous(text)
+        # Validated with the API's bounds, then read as the domain's contract (the same fields).
+        ContractIn.model_validate_json(text)
+        contract = Contract.model_validate_json(text)
+    except (UnicodeDecodeError, AmbiguousJsonError, ValidationError) as exc:
+        refusal = (
+            RequestValidationError(public_errors(exc.errors(include_url=False)))
+            if isinstance(exc, ValidationError)
+            else unreadable_body(not_decodable_reason(exc), loc=())
         )
         # Field paths and error types only: the values are personal data.
-        log.warning("contract.invalid", fields=describe_errors(invalid.errors()))
-        raise invalid from None
+        log.warning("contract.invalid", fields=describe_errors(refusal.errors()))
+        raise refusal from None
 
     result = await service.start(contract)
     structlog.contextvars.bind_contextvars(onboarding_id=result.onboarding_id)
@@ -106,3 +125,14 @@ async def receive_contract(
         stage=result.stage,
         url=f"{settings.public_url.rstrip('/')}/onboardings/{result.onboarding_id}",
     )
+
+
+def _refuse_ambiguous(text: str) -> None:
+    """``AmbiguousJsonError`` for a duplicated key or a lone surrogate; a body that is not JSON at
+    all passes here, for pydantic to name its problem."""
+    try:
+        loads_strict(text)
+    except AmbiguousJsonError:
+        raise
+    except (ValueError, RecursionError):
+        return

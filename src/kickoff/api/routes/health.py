@@ -11,7 +11,11 @@ from kickoff.health import Readiness, readiness
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health)
+@router.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "Temporal does not answer (degraded)"}},
+)
 async def healthz(context: Context, response: Response) -> Health:
     """ok when Temporal answers; 503 otherwise."""
     reachable = context.service is not None and await context.service.temporal_ok()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import httpx
 import structlog
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import PlainTextResponse
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
@@ -21,7 +23,10 @@ scrape its worker half, never the API's own metrics."""
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request, context: Context) -> Response:
-    """The API's metrics in Prometheus text format, then the worker's (Temporal SDK and mail counters)."""
+    """The API's metrics in Prometheus text format, then the worker's (Temporal SDK and mail
+    counters). Only for clients in KICKOFF_METRICS_NETWORKS (others get 404, as if absent)."""
+    if not _internal(request, context.settings.metrics_networks):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
     parts = [ApiMetrics.for_app(request.app).exposition()]
     url = context.settings.worker_metrics_url
     if url:
@@ -43,6 +48,16 @@ async def fetch_worker_metrics(url: str) -> bytes | None:
         log.info("metrics.worker_unreachable", url=url, error=type(exc).__name__)
         return None
     return response.content
+
+
+def _internal(request: Request, networks: list[str]) -> bool:
+    if request.client is None:
+        return False
+    try:
+        address = ipaddress.ip_address(request.client.host)
+    except ValueError:  # e.g. "testclient"
+        return False
+    return any(address in ipaddress.ip_network(network, strict=False) for network in networks)
 
 
 def _terminated(exposition: bytes) -> bytes:

@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 
 from kickoff.api.deps import ApiKey, Context
+from kickoff.api.responses import AUTHENTICATED, not_found
 from kickoff.api.schemas import PipelineSummary
 from kickoff.service import NotFoundError
 
-router = APIRouter(prefix="/pipelines", tags=["pipelines"], dependencies=[ApiKey])
+router = APIRouter(prefix="/pipelines", tags=["pipelines"], dependencies=[ApiKey], responses=AUTHENTICATED)
 
 
 @router.get("", response_model=list[PipelineSummary])
@@ -34,7 +35,7 @@ async def list_pipelines(context: Context) -> list[PipelineSummary]:
     ]
 
 
-@router.get("/{pipeline_id}", responses={404: {"description": "No such pipeline"}})
+@router.get("/{pipeline_id}", responses=not_found("No such pipeline (the known ones are listed)"))
 async def get_pipeline(pipeline_id: str, context: Context) -> dict[str, Any]:
     """One pipeline's full definition (its calendar with the closed days it computed) and version."""
     pipeline = context.catalog.get(pipeline_id)

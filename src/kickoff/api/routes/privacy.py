@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 
-from kickoff.api.deps import ApiKey, Service
+from kickoff.api.deps import Admin, ApiKey, Service
+from kickoff.api.responses import AUTHENTICATED, Responses, error, invalid, not_found
 from kickoff.api.schemas import (
     DatabaseRowsPublic,
     ErasureAccepted,
@@ -14,15 +15,13 @@ from kickoff.api.schemas import (
     PersonalDataPublic,
     RunDataPublic,
 )
+from kickoff.identity.audit import audit
 from kickoff.service import ErasedOnboardingError, privacy
 from kickoff.service.privacy import ErasureReason, HeldData
 
-router = APIRouter(prefix="/onboardings", tags=["privacy"], dependencies=[ApiKey])
+router = APIRouter(prefix="/onboardings", tags=["privacy"], dependencies=[ApiKey], responses=AUTHENTICATED)
 
-_ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "Missing or unknown API key"},
-    404: {"description": "No such onboarding"},
-}
+_ERRORS: Responses = {**not_found("No such onboarding"), **invalid()}
 
 
 @router.delete(
@@ -31,18 +30,20 @@ _ERRORS: dict[int | str, dict[str, str]] = {
     responses={
         **_ERRORS,
         200: {"model": ErasureAccepted, "description": "Erased before: the first time is answered"},
-        503: {"description": "Temporal or Kickoff's database did not answer: nothing, or part, was done"},
+        503: error("Temporal or Kickoff's database did not answer: nothing, or part, was done"),
     },
 )
 async def erase_personal_data(
-    onboarding_id: str, service: Service, response: Response, reason: ErasureReason = "request"
+    onboarding_id: str, service: Service, response: Response, who: Admin, reason: ErasureReason = "request"
 ) -> ErasureAccepted:
     """Erase the onboarding's personal data (GDPR art. 17): a running run is terminated first
     (the reason shows in the Temporal UI), its data key is destroyed, so no payload of its runs
     can be decoded again, and Kickoff's database keeps only stages, dates and outcomes. The
     history stays in Temporal as an audit. Repeating it is safe (200, with the first time)."""
     erasure = await privacy.erase(service, onboarding_id, reason)
-    if not erasure.first:
+    if erasure.first:
+        await audit(service.database, who, "erasure", onboarding_id, reason=reason)
+    else:
         response.status_code = status.HTTP_200_OK
     return ErasureAccepted(id=erasure.id, erased_at=erasure.erased_at)
 
@@ -53,10 +54,12 @@ async def erase_personal_data(
     responses={
         **_ERRORS,
         410: {"model": PersonalDataErased, "description": "Erased: nothing of it is held any more"},
-        503: {"description": "A running run's worker or Kickoff's database did not answer: try again"},
+        503: error("A running run's worker or Kickoff's database did not answer: try again"),
     },
 )
-async def personal_data(onboarding_id: str, service: Service) -> PersonalDataPublic | JSONResponse:
+async def personal_data(
+    onboarding_id: str, service: Service, who: Admin
+) -> PersonalDataPublic | JSONResponse:
     """Everything Kickoff holds of the onboarding's people (GDPR art. 15), as JSON: the
     contract, each run's tasks, mails, timeline, checklist and records with who recorded them,
     and its rows in Kickoff's database. 410 once erased, saying when."""
@@ -69,6 +72,7 @@ async def personal_data(onboarding_id: str, service: Service) -> PersonalDataPub
             detail=f"personal data erased at {erased.erased_at.isoformat()}: nothing of it is held",
         )
         return JSONResponse(gone.model_dump(mode="json"), status_code=status.HTTP_410_GONE)
+    await audit(service.database, who, "personal_data_read", onboarding_id)
     return _public(held)
 
 

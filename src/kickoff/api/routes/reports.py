@@ -7,15 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from kickoff.api.deps import ApiKey, Service
+from kickoff.api.responses import AUTHENTICATED, UNAVAILABLE, invalid
 from kickoff.reports import FunnelReport, StageTimesReport, funnel, stage_times
 
-router = APIRouter(prefix="/reports", tags=["reports"], dependencies=[ApiKey])
+router = APIRouter(
+    prefix="/reports", tags=["reports"], dependencies=[ApiKey], responses={**AUTHENTICATED, **UNAVAILABLE}
+)
 
 PipelineParam = Annotated[str, Query(description="A pipeline id from pipelines.yaml", examples=["assist-se"])]
-_ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "Missing or unknown API key"},
-    422: {"description": "No pipeline given, or an unknown one (the known ones are listed)"},
-}
+_ERRORS = invalid("No pipeline given, or an unknown one (the known ones are listed)")
 
 
 @router.get("/funnel", response_model=FunnelReport, responses=_ERRORS)
