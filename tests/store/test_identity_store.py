@@ -168,7 +168,9 @@ async def test_single_sign_on_creates_links_and_refuses_as_it_should(database: D
         False,
     )
     again = await accounts.sso_sign_in(issuer, "sub-1", "alice@assist.example", "Alice", "admin")
-    assert (again.id, again.role) == (made.id, "admin")  # the mapping's role follows the provider
+    assert (again.id, again.role) == (made.id, "admin")  # raised to what the provider maps
+    lower = await accounts.sso_sign_in(issuer, "sub-1", "alice@assist.example", "Alice", "viewer")
+    assert lower.role == "admin"  # never lowered by a mapping: an admin lowers roles
     # An account an admin created links on its first single sign-on, also without a mapped role.
     bob = await accounts.create("bob@assist.example", "viewer")
     linked = await accounts.sso_sign_in(issuer, "sub-2", "bob@assist.example", "Bob", None)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kickoff.db.database import Database, utc_aware
 from kickoff.db.schema import staff_accounts
-from kickoff.identity.roles import Role, parse_role
+from kickoff.identity.roles import Role, allows, parse_role
 
 FREE_ATTEMPTS = 5
 """Failed password sign-ins in a row before the account locks."""
@@ -185,8 +185,9 @@ class AccountStore:
     ) -> Account:
         """The account the identity provider vouches for: found by issuer and subject, else by
         e-mail address (then linked); created with ``role`` when there is none. ``role`` None
-        (no claim maps to a role) signs in only an account an admin created. The role of an
-        existing account follows the provider's mapping when it gives one."""
+        (no claim maps to a role) signs in only an account an admin created. An existing
+        account is raised to the mapped role, never lowered: a domain mapping (everyone in the
+        company reads) must not demote an admin at their next sign-in; an admin lowers roles."""
         address = normal_email(email)
         async with self.database.engine.begin() as db:
             c = staff_accounts.c
@@ -231,7 +232,7 @@ class AccountStore:
                     "sso_subject": subject,
                     "last_sign_in_at": _now(),
                 }
-                if role is not None:
+                if role is not None and allows(role, parse_role(row["role"])):
                     changes["role"] = role
                 if name.strip() and not row["name"]:
                     changes["name"] = name.strip()[:200]
