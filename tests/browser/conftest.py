@@ -17,8 +17,8 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from temporalio.client import Client
 
 from kickoff.mailcatcher import MailCatcher
+from tests.accounts import PASSWORD, STAFF, StaffAccount
 from tests.board.support import BoardServer, served_board
-from tests.conftest import API_KEY
 from tests.support import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
@@ -96,11 +96,11 @@ def shot(page: Page, request: pytest.FixtureRequest) -> Shots:
     return Shots(page, prefix)
 
 
-async def sign_in(page: Page, next_path: str = "/board", name: str = "Anna Test") -> None:
-    """Sign in through the form, the way staff do, and land on ``next_path``."""
+async def sign_in(page: Page, next_path: str = "/board", account: StaffAccount = STAFF) -> None:
+    """Sign in through the form as ``account``, the way staff do, and land on ``next_path``."""
     await page.goto(next_path)
     await expect(page.get_by_role("heading", name="Sign in to the Kickoff board")).to_be_visible()
-    await page.get_by_label("Staff API key").fill(API_KEY)
-    await page.get_by_label("Your name").fill(name)
+    await page.get_by_label("E-mail address").fill(account.email)
+    await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("button", name="Sign out")).to_be_visible()

@@ -6,6 +6,7 @@ import re
 
 from playwright.async_api import Page, expect
 
+from tests.accounts import STAFF
 from tests.board.support import PAST_DELIVERY, BoardServer
 from tests.browser.conftest import Shots, sign_in
 from tests.support import days_ahead
@@ -13,15 +14,21 @@ from tests.support import days_ahead
 NO_ANSWER = "Inget svar – försök till kontakt för onboarding"
 
 
-async def test_a_wrong_key_is_refused_then_the_right_one_opens_the_board(page: Page, shot: Shots) -> None:
-    """The board sends a visitor to sign in; a wrong key is refused with a message, the right one opens it."""
+async def test_a_wrong_password_is_refused_then_the_right_one_opens_the_board(
+    page: Page, shot: Shots
+) -> None:
+    """The board sends a visitor to sign in; a wrong password is refused with a message, the
+    right one opens it."""
     await page.goto("/board/tasks")
     await expect(page).to_have_url(re.compile(r"/board/sign-in\?next=%2Fboard%2Ftasks$"))
     await shot("sign-in-form")
-    await page.get_by_label("Staff API key").fill("not-a-key")
+    await page.get_by_label("E-mail address").fill(STAFF.email)
+    await page.get_by_label("Password").fill("not the password")
     await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("alert")).to_have_text("That API key is not valid.")
-    await shot("wrong-key")
+    await expect(page.get_by_role("alert")).to_have_text(
+        "That e-mail address and password do not match an account."
+    )
+    await shot("wrong-password")
     cookies = await page.context.cookies()
     assert "kickoff_board" not in {c["name"] for c in cookies}
 
@@ -87,7 +94,7 @@ async def test_booking_the_meeting_then_recording_the_outcome(
     await expect(outcome.get_by_role("heading", name="Kick-off held: record the outcome")).to_be_visible()
     await shot("awaiting-outcome")
     await outcome.get_by_label("Customer segment").select_option("A")
-    await outcome.get_by_label("Responsible advisor").fill("Sara Lind")
+    await outcome.get_by_label("Responsible advisor").select_option("Sara Lind")
     await outcome.get_by_role("button", name="Record completed kick-off").click()
     await expect(page.get_by_role("status")).to_have_text("Kick-off outcome recorded: Completed.")
     await expect(page.get_by_role("heading", name="Kick-off outcome")).to_be_visible()

@@ -6,6 +6,7 @@ import re
 
 from playwright.async_api import Page, expect
 
+from tests.accounts import ADMIN
 from tests.board.support import BoardServer
 from tests.browser.conftest import Shots, sign_in
 
@@ -16,7 +17,7 @@ async def test_erasing_from_the_onboarding_page_shows_what_is_kept(
     """The form needs the confirmation ticked (the browser refuses without it); once erased the
     page says so, keeps the stages, and shows neither the customer nor any action."""
     oid = await browser_board.start(customer={"name": "Raderas Snart AB"})
-    await sign_in(page, f"/board/onboardings/{oid}")
+    await sign_in(page, f"/board/onboardings/{oid}", ADMIN)  # erasure is an admin's
     form = page.locator("#erase")
     await form.get_by_label("Reason").select_option("request")
     await form.scroll_into_view_if_needed()
