@@ -45,6 +45,15 @@ ROUTES = {
     "/pipelines": {"get"},
     "/pipelines/{pipeline_id}": {"get"},
     "/healthz": {"get"},
+    # Staff identity (issue 12).
+    "/me": {"get"},
+    "/accounts": {"get", "post"},
+    "/accounts/{account_id}": {"patch"},
+    "/tokens": {"get", "post"},
+    "/tokens/{token_id}": {"delete"},
+    "/tasks/{task_id}/assign": {"post"},
+    "/onboardings/{onboarding_id}/owner": {"put"},
+    "/audit": {"get"},
 }
 
 
