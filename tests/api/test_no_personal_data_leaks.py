@@ -215,7 +215,7 @@ CASES = {
         reason="main_user.?: Extra inputs are not permitted",
     ),
     "contract-too-large": Bad(
-        CONTRACT, _json(_contract(customer_name=NAME * 3000)), 413, "Content Too Large"
+        CONTRACT, _json(_contract(customer_name=NAME * 3000)), 413, "larger than the 65536 bytes"
     ),
     # The staff API, on a running onboarding.
     "amend-not-utf8": Bad(
@@ -238,7 +238,11 @@ CASES = {
         reason="body.contact: Extra inputs are not permitted",
     ),
     "amend-too-large": Bad(
-        "/onboardings/{oid}", {"delivery_start": NAME * 200_000}, 413, "Content Too Large", method="PATCH"
+        "/onboardings/{oid}",
+        {"delivery_start": NAME * 200_000},
+        413,
+        "larger than the 1048576 bytes",
+        method="PATCH",
     ),
     "booking-garbage-moment": Bad(
         "/onboardings/{oid}/meeting-booked",

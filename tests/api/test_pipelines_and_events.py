@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, date, timedelta
 from typing import Any
@@ -558,7 +559,7 @@ async def test_contract_with_unknown_module_or_date_is_422_and_starts_nothing(
     payload = _payload(pipeline, **overrides)
     response = await kickoff.submit(payload)
     assert response.status_code == 422, response.text
-    detail = response.json()["detail"]
+    detail = _reasons(response)
     for reason in reasons:
         assert reason in detail
     assert pipeline in detail
@@ -699,7 +700,8 @@ async def test_a_payload_date_outside_2000_to_2099_is_422_naming_the_field(
     before = await kickoff.state(bystander)
     response = await kickoff.post(f"/onboardings/{bystander}/{path}", body)
     assert response.status_code == 422, response.text
-    assert f"{field}: the date is outside 2000–2099" in response.json()["detail"]
+    # The run's payload check names the field; the shorthands' own models refuse it first.
+    assert re.search(f"{field}: (Value error, )?the date is outside 2000–2099", _reasons(response))
     after = await kickoff.state(bystander)
     assert comparable(after) == comparable(before)
 
@@ -712,7 +714,7 @@ async def test_a_reported_date_in_the_past_but_before_2000_is_422(kickoff: Kicko
         f"/onboardings/{pp}/events/kickoff_held", {"held_at": "0001-01-01T09:00:00Z"}
     )
     assert response.status_code == 422, response.text
-    assert "held_at: the date is outside 2000–2099" in response.json()["detail"]
+    assert "held_at: the date is outside 2000–2099" in _reasons(response)
     assert (await kickoff.state(pp))["stage"] == "kickoff"
 
     kp = await _start(kickoff, "kundprocess-se")
@@ -721,7 +723,7 @@ async def test_a_reported_date_in_the_past_but_before_2000_is_422(kickoff: Kicko
         f"/onboardings/{kp}/events/contact_logged", {**contact, "contacted_on": "1999-12-31"}
     )
     assert response.status_code == 422, response.text
-    assert "contacted_on: the date is outside 2000–2099" in response.json()["detail"]
+    assert "contacted_on: the date is outside 2000–2099" in _reasons(response)
     assert _ticks(await kickoff.state(kp), "contact_logged") == 0
 
     response = await kickoff.post(
@@ -807,7 +809,7 @@ async def test_contract_with_empty_modules_is_422_and_starts_nothing(kickoff: Ki
     payload = _payload(pipeline, modules=[])
     response = await kickoff.submit(payload)
     assert response.status_code == 422, response.text
-    detail = response.json()["detail"]
+    detail = _reasons(response)
     assert "modules is empty" in detail
     assert "leave the field out" in detail
     missing = await kickoff.get(f"/onboardings/{PREFIXES[pipeline]}-{payload['contract_id']}")

@@ -18,7 +18,7 @@ from kickoff.api.body_limit import BodyLimitMiddleware
 from kickoff.api.deps import AppContext
 from kickoff.api.errors import install_error_handlers
 from kickoff.api.idempotency import install_idempotency
-from kickoff.api.responses import document_catalog
+from kickoff.api.responses import complete_error_answers, document_catalog
 from kickoff.api.routes import (
     codec,
     contracts,
@@ -131,6 +131,15 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
 
     install_error_handlers(app)
     install_idempotency(app)
+    documented = app.openapi
+
+    def completed_openapi() -> dict[str, Any]:
+        # Last, after the Idempotency-Key middleware has listed its header and answers.
+        schema = documented()
+        complete_error_answers(schema)
+        return schema
+
+    app.openapi = completed_openapi  # type: ignore[method-assign]
     # Added after the Idempotency-Key middleware, so it runs before it (and before the error
     # handlers, the routes and the board): nothing reads a body past KICKOFF_MAX_BODY_BYTES, or
     # past CONTRACT_MAX_BYTES on POST /contracts, whose signature check reads it whole. Only the

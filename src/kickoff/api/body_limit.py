@@ -78,7 +78,7 @@ class BodyLimitMiddleware:
         replaced = False
 
         async def limited_receive() -> Message:
-            nonlocal received, exceeded
+            nonlocal received, exceeded, linger
             if exceeded:
                 raise BodyTooLargeError(limit)
             message = await receive()
@@ -86,6 +86,8 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > limit:
                     exceeded = True
+                    # Nothing to linger for when this was the body's last chunk.
+                    linger = linger and message.get("more_body", False)
                     raise BodyTooLargeError(limit)
             return message
 

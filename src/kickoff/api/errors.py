@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response, status
+from fastapi.dependencies.models import Dependant
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -208,7 +209,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            named = repr(key) if len(key) <= 64 and key.replace("-", "_").isidentifier() else "a key"
+            named = "a key" if _named(key) == "?" else repr(key)
             raise AmbiguousJsonError(f"{named} appears twice in one object")
         obj[key] = value
     return obj
@@ -231,19 +232,43 @@ class StrictJsonRequest(Request):
         return self._json
 
 
-class StrictJsonRoute(APIRoute):
-    """A route whose JSON body is parsed by ``loads_strict``: ``APIRouter(route_class=...)``.
+class StrictRoute(APIRoute):
+    """A route that refuses what it would otherwise ignore or misread: ``APIRouter(route_class=...)``.
 
-    FastAPI answers what ``json.loads`` raises besides a syntax error with its 400, which
-    ``install_error_handlers`` turns into the 422 with this reason."""
+    - a JSON body is parsed by ``loads_strict`` (FastAPI answers what ``json.loads`` raises
+      besides a syntax error with its 400, which ``install_error_handlers`` turns into the 422
+      with this reason);
+    - a query parameter the route does not declare is a 422 (``?stag=new`` listed every
+      onboarding, as if no stage had been asked for)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        declared = frozenset(_query_names(self.dependant))
 
         async def strict(request: Request) -> Response:
+            unknown = [name for name in dict.fromkeys(request.query_params) if name not in declared]
+            if unknown:
+                raise RequestValidationError([_unknown_parameter(name) for name in unknown])
             return await handler(StrictJsonRequest(request.scope, request.receive))
 
         return strict
+
+
+def _unknown_parameter(name: str) -> dict[str, Any]:
+    loc = ("query", _named(name))
+    return {"type": "extra_forbidden", "loc": loc, "msg": "Extra inputs are not permitted"}
+
+
+def _query_names(dependant: Dependant) -> Iterator[str]:
+    for param in dependant.query_params:
+        yield param.alias
+    for sub in dependant.dependencies:
+        yield from _query_names(sub)
+
+
+def _named(key: str) -> str:
+    """A key as a refusal may repeat it: a field name, or ``?`` (a key could be anything typed)."""
+    return key if len(key) <= 64 and key.replace("-", "_").isidentifier() else "?"
 
 
 def refusal_errors(reason: str, loc: Sequence[str | int] = ()) -> list[dict[str, Any]]:

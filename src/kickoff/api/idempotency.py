@@ -40,6 +40,7 @@ import anyio
 import structlog
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kickoff.context import AppContext
@@ -99,6 +100,11 @@ def applies(method: str, path: str) -> bool:
     return not any(path == prefix or path.startswith(prefix + "/") for prefix in NOT_THE_JSON_API)
 
 
+def _routed(scope: Scope) -> bool:
+    """Whether a route answers this method on this path: a key on a 405 or 404 claims nothing."""
+    return any(route.matches(dict(scope))[0] is Match.FULL for route in scope["app"].router.routes)
+
+
 def key_problem(values: list[bytes]) -> dict[str, Any] | None:
     """Why the request's Idempotency-Key header(s) cannot name it, in FastAPI's error shape."""
     if len(values) > 1:
@@ -147,7 +153,7 @@ class IdempotencyMiddleware:
         self._next_purge = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not applies(scope["method"], scope["path"]):
+        if scope["type"] != "http" or not applies(scope["method"], scope["path"]) or not _routed(scope):
             await self.app(scope, receive, send)
             return
         headers: list[tuple[bytes, bytes]] = scope["headers"]

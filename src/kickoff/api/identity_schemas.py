@@ -24,7 +24,12 @@ class AccountPublic(BaseModel):
 
 
 class AccountIn(_Strict):
-    email: str = Field(min_length=3, max_length=320, examples=["emelie.larsson@assist.example"])
+    email: str = Field(
+        min_length=3,
+        max_length=320,
+        pattern=r"^[^\s\x1c-\x1f\x85]*@[^\s\x1c-\x1f\x85]*$",
+        examples=["emelie.larsson@assist.example"],
+    )
     role: Role
     name: str = Field(default="", max_length=200)
     password: str | None = Field(

@@ -87,3 +87,48 @@ def document_catalog(schema: dict[str, Any], catalog: PipelineCatalog) -> None:
     contract = schema.get("components", {}).get("schemas", {}).get("Contract", {})
     if "pipeline" in contract.get("properties", {}):
         contract["properties"]["pipeline"]["enum"] = known["pipeline"]
+
+
+def complete_error_answers(schema: dict[str, Any]) -> None:
+    """What an operation's declarations imply, in the schema where a route did not say it: 401, 403
+    and 429 behind Bearer, 413 with a body, and a body schema on every error answer (a route, or
+    the Idempotency-Key middleware, may list a status with a description only; every 422 is
+    ``ValidationErrors``)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (ErrorMessage, ValidationErrors):
+        for name, definition in _component_schemas(model).items():
+            components.setdefault(name, definition)
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses: dict[str, Any] = operation.setdefault("responses", {})
+            implied: Responses = {}
+            if any("HTTPBearer" in requirement for requirement in operation.get("security", [])):
+                implied.update(AUTHENTICATED)
+            if "requestBody" in operation:
+                implied.update(too_large())
+            for code, answer in implied.items():
+                responses.setdefault(str(code), _openapi_answer(answer))
+            for code, answer in responses.items():
+                # FastAPI's own 422 (HTTPValidationError) lists `input`, which Kickoff never sends.
+                if code[0] in "45" and ("content" not in answer or code == "422"):
+                    model = ValidationErrors if code == "422" else ErrorMessage
+                    answer["content"] = {"application/json": {"schema": {"$ref": _ref(model.__name__)}}}
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+
+
+def _openapi_answer(answer: dict[str, Any]) -> dict[str, Any]:
+    """A ``responses=`` entry as it reads in the schema."""
+    model = answer["model"]
+    documented = {k: v for k, v in answer.items() if k != "model"}
+    return {**documented, "content": {"application/json": {"schema": {"$ref": _ref(model.__name__)}}}}
+
+
+def _ref(name: str) -> str:
+    return f"#/components/schemas/{name}"
+
+
+def _component_schemas(model: type[ErrorMessage] | type[ValidationErrors]) -> dict[str, Any]:
+    definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    nested: dict[str, Any] = definition.pop("$defs", {})
+    return {model.__name__: definition, **nested}

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from kickoff.api.deps import Context, Service
 from kickoff.api.errors import (
     AmbiguousJsonError,
+    StrictRoute,
     loads_strict,
     not_decodable_reason,
     public_errors,
@@ -25,7 +26,7 @@ from kickoff.logging_setup import describe_errors
 from kickoff.metrics import record_onboarding_started
 from kickoff.signature import SignatureError, verify
 
-router = APIRouter(tags=["contracts"])
+router = APIRouter(tags=["contracts"], route_class=StrictRoute)
 log = structlog.get_logger(__name__)
 
 CONTRACT_MAX_BYTES = 64 * 1024

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from kickoff.api.deps import Context
+from kickoff.api.errors import StrictRoute
 from kickoff.api.schemas import Health
 from kickoff.health import Readiness, readiness
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictRoute)
 
 
 @router.get(

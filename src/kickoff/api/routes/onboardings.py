@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Query, status
 
 from kickoff.api.deps import Acting, ApiKey, Service
-from kickoff.api.errors import StrictJsonRoute
+from kickoff.api.errors import StrictRoute
 from kickoff.api.responses import (
     AUTHENTICATED,
     UNAVAILABLE,
@@ -47,7 +47,7 @@ router = APIRouter(
     tags=["onboardings"],
     dependencies=[ApiKey],
     responses={**AUTHENTICATED, **UNAVAILABLE},
-    route_class=StrictJsonRoute,
+    route_class=StrictRoute,
 )
 
 _READ: Responses = {**not_found("No such onboarding"), **invalid()}
@@ -122,7 +122,9 @@ async def get_onboarding(onboarding_id: str, service: Service) -> OnboardingPubl
 IdempotencyKey = Annotated[
     str | None,
     Header(
+        min_length=1,
         max_length=200,
+        pattern=r"^[ -~]+$",  # as the Idempotency-Key middleware reads it: printable ASCII
         description="Send the same key when retrying a request: the action is applied once.",
     ),
 ]

@@ -7,11 +7,18 @@ from typing import Any
 from fastapi import APIRouter
 
 from kickoff.api.deps import ApiKey, Context
+from kickoff.api.errors import StrictRoute
 from kickoff.api.responses import AUTHENTICATED, not_found
 from kickoff.api.schemas import PipelineSummary
 from kickoff.service import NotFoundError
 
-router = APIRouter(prefix="/pipelines", tags=["pipelines"], dependencies=[ApiKey], responses=AUTHENTICATED)
+router = APIRouter(
+    prefix="/pipelines",
+    tags=["pipelines"],
+    dependencies=[ApiKey],
+    responses=AUTHENTICATED,
+    route_class=StrictRoute,
+)
 
 
 @router.get("", response_model=list[PipelineSummary])

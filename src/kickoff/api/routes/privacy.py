@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 
 from kickoff.api.deps import Admin, ApiKey, Service
+from kickoff.api.errors import StrictRoute
 from kickoff.api.responses import AUTHENTICATED, Responses, error, invalid, not_found
 from kickoff.api.schemas import (
     DatabaseRowsPublic,
@@ -19,7 +20,13 @@ from kickoff.identity.audit import audit
 from kickoff.service import ErasedOnboardingError, privacy
 from kickoff.service.privacy import ErasureReason, HeldData
 
-router = APIRouter(prefix="/onboardings", tags=["privacy"], dependencies=[ApiKey], responses=AUTHENTICATED)
+router = APIRouter(
+    prefix="/onboardings",
+    tags=["privacy"],
+    dependencies=[ApiKey],
+    responses=AUTHENTICATED,
+    route_class=StrictRoute,
+)
 
 _ERRORS: Responses = {**not_found("No such onboarding"), **invalid()}
 

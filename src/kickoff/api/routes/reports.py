@@ -7,11 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from kickoff.api.deps import ApiKey, Service
+from kickoff.api.errors import StrictRoute
 from kickoff.api.responses import AUTHENTICATED, UNAVAILABLE, invalid
 from kickoff.reports import FunnelReport, StageTimesReport, funnel, stage_times
 
 router = APIRouter(
-    prefix="/reports", tags=["reports"], dependencies=[ApiKey], responses={**AUTHENTICATED, **UNAVAILABLE}
+    prefix="/reports",
+    tags=["reports"],
+    dependencies=[ApiKey],
+    responses={**AUTHENTICATED, **UNAVAILABLE},
+    route_class=StrictRoute,
 )
 
 PipelineParam = Annotated[str, Query(description="A pipeline id from pipelines.yaml", examples=["assist-se"])]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from kickoff.api.deps import Acting, Admin, ApiKey, Context, Reading
+from kickoff.api.errors import StrictRoute
 from kickoff.api.identity_schemas import (
     AccountChange,
     AccountIn,
@@ -18,6 +19,7 @@ from kickoff.api.identity_schemas import (
     TokenIn,
     TokenPublic,
 )
+from kickoff.api.responses import not_found
 from kickoff.identity import Account, AccountError, AccountStore, Principal
 from kickoff.identity.assignments import AssignmentStore
 from kickoff.identity.audit import AuditLog, audit
@@ -25,7 +27,7 @@ from kickoff.identity.sessions import SessionStore
 from kickoff.identity.tokens import TokenInfo, TokenStore
 from kickoff.service import ConflictError, NotFoundError, UnprocessableError
 
-router = APIRouter(tags=["staff"], dependencies=[ApiKey])
+router = APIRouter(tags=["staff"], dependencies=[ApiKey], route_class=StrictRoute)
 
 
 def public(account: Account) -> AccountPublic:
@@ -126,8 +128,9 @@ def _token(info: TokenInfo) -> TokenPublic:
 
 def _own(who: Principal) -> Account:
     if who.account is None:
-        raise UnprocessableError(
-            "a service key has no account, so no personal tokens: sign in with an account"
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "a service key has no account, so no personal tokens: sign in with an account",
         )
     return who.account
 
@@ -167,7 +170,10 @@ async def revoke_token(token_id: str, context: Context, who: Reading) -> None:
 # ---------------------------------------------------------------- owners
 
 
-@router.put("/onboardings/{onboarding_id}/owner", responses={422: {"description": "No account may own it"}})
+@router.put(
+    "/onboardings/{onboarding_id}/owner",
+    responses={**not_found("No such onboarding"), 422: {"description": "No account may own it"}},
+)
 async def set_owner(onboarding_id: str, body: OwnerIn, context: Context, who: Acting) -> OwnerSet:
     """Give the onboarding an owner (a person, as a ticket owner), or none."""
     if context.service is not None:

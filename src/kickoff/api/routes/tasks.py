@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 
 from kickoff.api.deps import Acting, ApiKey, Context, Reading, Service
-from kickoff.api.errors import StrictJsonRoute
+from kickoff.api.errors import StrictRoute
 from kickoff.api.identity_schemas import TaskAssign, TaskAssigned
 from kickoff.api.responses import AUTHENTICATED, UNAVAILABLE, conflict, invalid, not_found
 from kickoff.api.routes.staff import person
@@ -26,7 +26,7 @@ router = APIRouter(
     tags=["tasks"],
     dependencies=[ApiKey],
     responses={**AUTHENTICATED, **UNAVAILABLE},
-    route_class=StrictJsonRoute,
+    route_class=StrictRoute,
 )
 
 BEHIND_HEADER = "X-Kickoff-Runs-Behind"
