@@ -45,6 +45,7 @@ from bench.ingest import cpu_seconds
 from kickoff.db import Database
 from kickoff.db.schema import read_onboardings, read_tasks
 from kickoff.devstack import DevServerPorts, dev_server_command, wait_for_port
+from kickoff.identity import AccountStore
 from kickoff.mailcatcher import MailCatcher, free_port
 from kickoff.reports.compute import percentile
 from kickoff.signature import sign
@@ -57,6 +58,8 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 WELCOME = "Välkommen till Assist"
 """How the welcome mail's subject begins (tests/api/conftest.py SUBJECTS)."""
 TASKS_P95_MS, BOARD_P95_MS, REPORT_P95_MS, VISIBLE_P99_MS, RSS_MIB = 300.0, 500.0, 300.0, 1000.0, 400.0
+BENCH_ACCOUNT, BENCH_PASSWORD = "bench@kickoff.localhost", secrets.token_urlsafe(16)
+"""The staff account the bench signs in to the board with (made in its throwaway database)."""
 SETTLE_WITHIN, STALLED = 1800.0, 120.0
 """Seconds for every run to settle after ingest; a settling in which nothing moved (funnel, rows
 written, mails arrived or given up) for ``STALLED`` seconds fails at once, saying what is missing."""
@@ -254,12 +257,13 @@ async def timed(call: Call, count: int, warmup: int = 5) -> list[float]:
     return samples
 
 
-async def sign_in(board: httpx.AsyncClient, key: str) -> None:
-    """Sign in as tests/board does: the form's CSRF token, the staff key, a 303 with the cookie."""
+async def sign_in(board: httpx.AsyncClient) -> None:
+    """Sign in as tests/board does: the form's CSRF token, the bench's account, a 303 with the cookie."""
     form = await board.get("/board/sign-in")
     token = re.search(r'name="csrf_token" value="([^"]*)"', form.text)
     assert token is not None, "no CSRF token on the sign-in page"
-    answer = await board.post("/board/sign-in", data={"csrf_token": token[1], "api_key": key, "name": "Bänk"})
+    credentials = {"email": BENCH_ACCOUNT, "password": BENCH_PASSWORD}
+    answer = await board.post("/board/sign-in", data={"csrf_token": token[1], **credentials})
     if answer.status_code != 303:
         raise RuntimeError(f"sign-in answered {answer.status_code}: {answer.text[:300]}")
 
@@ -322,6 +326,7 @@ async def measure(args: argparse.Namespace, procs: Processes, url: str) -> None:
         migrate = await asyncio.create_subprocess_exec(str(BIN / "kickoff-admin"), "migrate", env=env)
         if await migrate.wait() != 0:
             raise RuntimeError("kickoff-admin migrate failed")
+        await AccountStore(database).create(BENCH_ACCOUNT, "staff", "Bänk", BENCH_PASSWORD)
         python = str(BIN / "python")
         health = [f"127.0.0.1:{free_port()}" for _ in range(args.workers)]  # each worker's /readyz
         worker = [python, "-m", "kickoff.worker"]
@@ -358,7 +363,7 @@ async def measure(args: argparse.Namespace, procs: Processes, url: str) -> None:
 
             first = await http.get("/tasks", params={"status": "open"})
             assert 'rel="next"' in first.headers.get("Link", ""), "the first page should link to a next one"
-            await sign_in(board, key)
+            await sign_in(board)
             report = {"pipeline": PIPELINE}
             reads: list[tuple[str, Call, float]] = [
                 (f"GET /tasks?status=open (first page, {len(first.json())} tasks)",
