@@ -254,3 +254,12 @@ def worker_for(
         workflow_runner=WORKFLOW_RUNNER,
         activities=kickoff_activities(mail),
     )
+
+
+def refusal(response: Any) -> str:
+    """The reason an error answer gives, as text: a 422's ``detail`` is a list of
+    ``{type, loc, msg}`` (their messages, joined), other refusals' a string."""
+    detail = response.json()["detail"]
+    if isinstance(detail, str):
+        return detail
+    return "; ".join(str(item.get("msg", "")) for item in detail)

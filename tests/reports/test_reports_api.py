@@ -17,7 +17,7 @@ from kickoff.reports import FunnelReport, StageTimesReport, funnel_svg, stage_ti
 from tests.api.conftest import PAST_DELIVERY
 from tests.conftest import Api, api_settings, serve_app
 from tests.reports.conftest import Scenario
-from tests.support import contract_payload, eventually
+from tests.support import contract_payload, eventually, refusal
 
 ASSIST_STAGES = ["new", "onboarding", "follow_up", "manual_follow_up", "inactive", "closed"]
 # The scenario's onboardings by stage: waiting and the two restarted ones in onboarding, one
@@ -158,7 +158,7 @@ async def test_unknown_pipeline_is_422_listing_the_known_ones(reports_api: Api, 
         f"/reports/{name}", params={"pipeline": "assist-dk"}, headers=reports_api.auth
     )
     assert response.status_code == 422, response.text
-    detail = response.json()["detail"]
+    detail = refusal(response)
     assert "'assist-dk'" in detail
     for known in ("assist-se", "kundprocess-se", "pakkepilot-no", "wisenetwork-fi"):
         assert known in detail

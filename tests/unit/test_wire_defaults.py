@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import kickoff.api.schemas  # ContractIn (POST /contracts) is a Contract, so it is compact too
 import kickoff.domain
 import kickoff.pipelines.model
 from kickoff.wire import CompactOnTheWire
@@ -32,6 +33,7 @@ def _subclasses(cls: type) -> list[type]:
 def current_defaults() -> dict[str, dict[str, Any]]:
     """``{model: {field: default}}`` of every compact model, defaults as JSON-ish text."""
     assert kickoff.domain  # imported for its models
+    assert kickoff.api.schemas
     result: dict[str, dict[str, Any]] = {}
     for model in sorted(set(_subclasses(CompactOnTheWire)), key=lambda m: f"{m.__module__}.{m.__qualname__}"):
         if not model.__module__.startswith("kickoff."):
