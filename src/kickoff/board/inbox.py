@@ -58,7 +58,7 @@ async def _inbox_page(
             "tasks": rows,
             "mine": mine,
             "people": {person.id: person.label for person in people},
-            "assignable": [p for p in people if not p.disabled and p.role != "viewer"],
+            "assignable": [p for p in people if p.takes_work],
             "owner_role": owner_role,
             "roles": views.role_choices(list(context.catalog.pipelines.values())),
             "overdue": sum(1 for row in rows if row.overdue),
@@ -111,7 +111,7 @@ async def assign_task(
     oid = onboarding_of_task(task_id)
     accounts = AccountStore(context.database)
     account = await accounts.get(user) if user else None
-    if oid is None or (user and (account is None or account.disabled or account.role == "viewer")):
+    if oid is None or (user and (account is None or not account.takes_work)):
         return redirect_with_flash(
             request, back, "error", "Not assigned: choose a task and a person who can take it."
         )

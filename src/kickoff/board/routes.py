@@ -139,9 +139,7 @@ async def _onboarding_page(
     view = views.onboarding_view(state, pipeline, _now(), refill)
     code = STATUS_OF.get(type(refused), status.HTTP_200_OK) if refused else status.HTTP_200_OK
     # The kick-off's responsible advisor is one of the staff accounts (recorded by name).
-    advisors = [
-        a.label for a in await AccountStore(context.database).all() if not a.disabled and a.role != "viewer"
-    ]
+    advisors = [a.label for a in await AccountStore(context.database).all() if a.takes_work]
     return page(
         request,
         "onboarding.html",

@@ -56,6 +56,11 @@ class Account:
     sso: bool = False
 
     @property
+    def takes_work(self) -> bool:
+        """Whether tasks, onboardings and kick-offs can be given to this account."""
+        return not self.disabled and self.role != "viewer"
+
+    @property
     def label(self) -> str:
         """What the board shows: the name, or the address when there is none."""
         return self.name or self.email

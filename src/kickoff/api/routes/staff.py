@@ -41,21 +41,27 @@ def public(account: Account) -> AccountPublic:
     )
 
 
+def is_me(who: Principal, user: str, field: str) -> bool:
+    """Whether ``user`` is "me"; 422 for a service key, which is nobody."""
+    if user.strip().lower() != "me":
+        return False
+    if who.account is None:
+        raise UnprocessableError(f'{field}: a service key is nobody, so "me" names no one: give an address')
+    return True
+
+
 async def person(context: Context, who: Principal, user: str | None, field: str = "user") -> Account | None:
     """The account ``user`` names: "me", an e-mail address, or None (no one). 422 when it names
     no account that may act (unknown, disabled, or a viewer)."""
     if user is None:
         return None
-    if user.strip().lower() == "me":
-        if who.account is None:
-            raise UnprocessableError(
-                f'{field}: a service key is nobody, so "me" names no one: give an address'
-            )
+    if is_me(who, user, field):
+        assert who.account is not None
         return who.account
     found = await AccountStore(context.database).by_email(user)
     if found is None:
         raise UnprocessableError(f"{field}: no account has that e-mail address")
-    if found.disabled or found.role == "viewer":
+    if not found.takes_work:
         raise UnprocessableError(f"{field}: that account cannot take work (disabled, or a viewer)")
     return found
 

@@ -13,7 +13,7 @@ from kickoff.api.deps import Acting, ApiKey, Context, Reading, Service
 from kickoff.api.errors import StrictRoute
 from kickoff.api.identity_schemas import TaskAssign, TaskAssigned
 from kickoff.api.responses import AUTHENTICATED, UNAVAILABLE, conflict, invalid, not_found
-from kickoff.api.routes.staff import person
+from kickoff.api.routes.staff import is_me, person
 from kickoff.api.schemas import OpenTask, TaskDone
 from kickoff.domain import TaskSide, onboarding_of_task
 from kickoff.identity import AccountStore
@@ -139,11 +139,8 @@ async def assign_task(
 async def _assignee(context: Context, who: Reading, assignee: str | None) -> str | None:
     if assignee is None:
         return None
-    if assignee.strip().lower() == "me":
-        if who.account is None:
-            raise UnprocessableError(
-                'assignee: a service key is nobody, so "me" names no one: give an address'
-            )
+    if is_me(who, assignee, "assignee"):
+        assert who.account is not None
         return who.account.id
     found = await AccountStore(context.database).by_email(assignee)
     # An unknown address has no tasks: an empty page, not an error that tells who has an account.
