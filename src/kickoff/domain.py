@@ -290,6 +290,24 @@ class OutcomeInput(BaseModel):
     restart: RestartInput | None = None
 
 
+class MailLook(BaseModel):
+    """How a mail's HTML part looks: the pipeline's branding, resolved for the mail's language."""
+
+    language: str = "en"
+    colour: str = "#1f4e79"
+    accent: str = "#f2f5f9"
+    logo: str | None = None
+    logo_alt: str | None = None
+    footer: str | None = None
+
+
+class CalendarInvite(BaseModel):
+    """An iCalendar (RFC 5545) object a mail carries as its ``text/calendar`` part."""
+
+    method: Literal["REQUEST", "CANCEL"]
+    ics: str
+
+
 class SendMailInput(BaseModel):
     """Everything the mail activity needs; the Message-ID is the idempotency key."""
 
@@ -299,6 +317,12 @@ class SendMailInput(BaseModel):
     subject_template: str
     body_template: str
     context: dict[str, object]
+    look: MailLook | None = None
+    """The HTML part's look (None, from runs started before HTML mail: the default look)."""
+    customer_link: bool = False
+    """Put the customer's personal page into the template's ``customer_page`` (mail to the
+    customer of a pipeline with a customer page); the activity looks the link up."""
+    calendar: CalendarInvite | None = None
 
 
 class SendMailResult(BaseModel):

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -240,3 +241,83 @@ idempotency_keys = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_idempotency_keys_expires_at", "expires_at"),
 )
+
+# ---------------------------------------------------------------- the customer's side
+
+customer_links = Table(
+    "customer_links",
+    metadata,
+    # SHA-256 of the token in the link: a leaked table opens no page.
+    Column("token_hash", String(64), primary_key=True),
+    Column("onboarding_id", String(100), nullable=False),
+    # The token itself, sealed with the onboarding's data key, so every reminder carries the
+    # same link; erasing the onboarding's key makes it unreadable.
+    Column("token_sealed", String(500), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_by", String(320)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Index("ix_customer_links_onboarding_id", "onboarding_id"),
+    # At most one live link per onboarding: two mails sent at once agree on it.
+    Index(
+        "uq_customer_links_live_onboarding",
+        "onboarding_id",
+        unique=True,
+        sqlite_where=text("revoked_at IS NULL"),
+        postgresql_where=text("revoked_at IS NULL"),
+    ),
+)
+"""The customer's personal links (``/c/{token}``), one live per onboarding."""
+
+bookings = Table(
+    "bookings",
+    metadata,
+    # Also the invitation's UID: a rescheduled meeting keeps it (and raises its sequence).
+    Column("id", String(36), primary_key=True),
+    Column("onboarding_id", String(100), nullable=False),
+    Column("pipeline", String(64), nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    # Which of the slot's places (0 .. slots_per_time - 1) it holds: the unique index below
+    # is what stops two customers taking the last one.
+    Column("place", Integer, nullable=False),
+    # held (taking the place, the run not told yet) → booked → cancelled.
+    Column("status", String(16), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("booked_by", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_bookings_pipeline_starts_at", "pipeline", "starts_at"),
+    Index(
+        "uq_bookings_taken_place",
+        "pipeline",
+        "starts_at",
+        "place",
+        unique=True,
+        sqlite_where=text("status <> 'cancelled'"),
+        postgresql_where=text("status <> 'cancelled'"),
+    ),
+    Index(
+        "uq_bookings_live_onboarding",
+        "onboarding_id",
+        unique=True,
+        sqlite_where=text("status <> 'cancelled'"),
+        postgresql_where=text("status <> 'cancelled'"),
+    ),
+)
+"""Kick-off meetings customers booked on their page."""
+
+booking_blocks = Table(
+    "booking_blocks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pipeline", String(64), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("created_by", String(320), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_booking_blocks_pipeline_starts_at", "pipeline", "starts_at"),
+)
+"""Times staff block on the board: no customer can book into them."""

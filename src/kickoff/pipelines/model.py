@@ -34,6 +34,7 @@ from kickoff.pipelines.actions import (
     StrictModel,
     TaskSpec,
 )
+from kickoff.pipelines.customer import Booking, Branding, CustomerPage
 
 SLUG = re.compile(r"^[a-z][a-z0-9_-]*$")
 """What a stage id looks like (other ids are checked by the loader)."""
@@ -227,6 +228,10 @@ class Pipeline(StrictModel):
     events: dict[Slug, Event] = Field(default_factory=dict)
     templates: dict[Slug, dict[str, MailTemplate]] = Field(default_factory=dict)
     kickoff_outcome: KickoffOutcomeSpec | None = None
+    booking: Booking | None = None
+    """Self-service booking of the kick-off on the customer's page."""
+    customer_page: CustomerPage | None = None
+    branding: Branding = Branding()
 
     def stage(self, stage_id: str) -> Stage:
         for stage in self.stages:

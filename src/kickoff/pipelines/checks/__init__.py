@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kickoff.pipelines.checks import checklists, events, graph, header, outcome, stages, steps, templates
+from kickoff.pipelines.checks import (
+    checklists,
+    customer,
+    events,
+    graph,
+    header,
+    outcome,
+    stages,
+    steps,
+    templates,
+)
 from kickoff.pipelines.checks.context import Context, Loc, Problems
 from kickoff.pipelines.model import Pipeline
 
@@ -23,6 +33,8 @@ CHECKS: tuple[Callable[[Context], Problems], ...] = (
     events.check_events,
     templates.check_templates,
     outcome.check_kickoff_outcome,
+    customer.check_customer_page,
+    customer.check_booking,
     graph.check_instant_loops,
     graph.check_reachable,
 )
