@@ -117,7 +117,7 @@ class TimelineEntry(BaseModel):
 
 
 RunStatus = Literal["running", "completed"]
-TaskResolution = Literal["done_by_staff", "closed_with_onboarding"]
+TaskResolution = Literal["done_by_staff", "done_by_customer", "closed_with_onboarding"]
 
 
 class ChecklistItemState(BaseModel):
@@ -271,6 +271,18 @@ class TickInput(BaseModel):
     item: str
     ticked: bool = True
     by: str | None = None
+
+
+class FinishTaskInput(BaseModel):
+    """Mark a task done on someone's behalf (the ``finish_task`` update): staff, or the customer
+    from their page (``by="customer"``, only for the customer's own tasks)."""
+
+    task: str
+    by: str | None = None
+
+
+CUSTOMER = "customer"
+"""Who the timeline says did what the customer did on their page."""
 
 
 class RestartInput(BaseModel):

@@ -104,7 +104,11 @@ class Settings(BaseSettings):
     codec_cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"]
     )
+    # Where customers and the board reach the API: the customer's personal links start with it.
     public_url: str = "http://localhost:8000"
+    # A customer's page stays open this many weeks after their onboarding ended (or after the
+    # booked kick-off, if that is later); then the link opens a page saying whom to ask.
+    customer_link_weeks: int = Field(default=8, ge=1, le=104)
     log_json: bool = True
 
     @field_validator(

@@ -22,6 +22,7 @@ from kickoff.api.responses import complete_error_answers, document_catalog
 from kickoff.api.routes import (
     codec,
     contracts,
+    customer_links,
     health,
     metrics,
     onboardings,
@@ -32,6 +33,7 @@ from kickoff.api.routes import (
     tasks,
 )
 from kickoff.board import install_board
+from kickoff.customer import routes as customer_routes
 from kickoff.db import Database
 from kickoff.identity.throttle import FailureThrottle
 from kickoff.logging_setup import configure_logging
@@ -115,9 +117,11 @@ def create_app(client: Client | None = None, settings: Settings | None = None) -
         metrics.router,
         codec.router,
         staff.router,
+        customer_links.router,
     ):
         app.include_router(router)
     install_board(app, settings)
+    app.include_router(customer_routes.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -81,7 +81,7 @@ async def task_done(
     """Mark a task done, from the inbox (``back=inbox``) or from its onboarding's page."""
     from_inbox = back == "inbox"
     try:
-        oid = await service.complete_task(task_id)
+        oid = await service.complete_task(task_id, by=session.by)
     except SERVICE_ERRORS as err:
         if from_inbox:
             return await _inbox_page(request, context, service, session, owner_role or None, err)

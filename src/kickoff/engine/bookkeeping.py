@@ -81,11 +81,11 @@ class Bookkeeping:
         )
         self.note(at, "task_created", title)
 
-    def finish_task(self, task: Task, at: datetime, how: TaskResolution) -> None:
+    def finish_task(self, task: Task, at: datetime, how: TaskResolution, by: str | None = None) -> None:
         task.status = "done"
         task.done_at = at
         task.resolution = how
-        self.note(at, "task_done", task.title)
+        self.note(at, "task_done", task.title, by=by)
 
     def note(self, at: datetime, event: str, detail: str = "", by: str | None = None) -> None:
         """A timeline entry, kept in time order (a mail's "sent" can come after later-dated work)."""

@@ -12,8 +12,10 @@ from datetime import datetime
 from typing import ClassVar
 
 from kickoff.domain import (
+    CUSTOMER,
     AmendInput,
     EventInput,
+    FinishTaskInput,
     OnboardingState,
     OutcomeInput,
     RestartInput,
@@ -171,6 +173,14 @@ def check_amend(
         now,
         f"delivery_start {amend.delivery_start}",
     )
+
+
+def check_finish_task(state: OnboardingState, pipeline: Pipeline, finish: FinishTaskInput) -> None:
+    """As ``check_complete_task``; the customer may finish only the customer's own tasks."""
+    check_complete_task(state, pipeline, finish.task)
+    found = state.task(finish.task)
+    if finish.by == CUSTOMER and found is not None and found.owner != "customer":
+        raise Unknown(f"task {finish.task} is not one of the customer's")
 
 
 def check_complete_task(state: OnboardingState, pipeline: Pipeline, task: str) -> None:

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import assert_never
 
 from kickoff.domain import (
+    CUSTOMER,
     AmendInput,
     ChecklistItemState,
     CycleSummary,
@@ -33,6 +34,7 @@ from kickoff.domain import (
     OutcomeInput,
     RestartInput,
     StageVisit,
+    TaskResolution,
     TickInput,
 )
 from kickoff.engine import plan
@@ -290,10 +292,11 @@ class Run(Bookkeeping):
         self.note(now, "contract_amended", f"delivery start {old} -> {amend.delivery_start}")
         return state.stage
 
-    def complete_task(self, task: str, now: datetime) -> str:
+    def complete_task(self, task: str, now: datetime, by: str | None = None) -> str:
         found = self.state.task(task)
         assert found is not None  # the validator refused unknown ids
-        self.finish_task(found, now, "done_by_staff")
+        how: TaskResolution = "done_by_customer" if by == CUSTOMER else "done_by_staff"
+        self.finish_task(found, now, how, by=by)
         return found.id
 
     def record_outcome(self, outcome: OutcomeInput, now: datetime) -> int:

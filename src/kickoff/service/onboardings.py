@@ -33,6 +33,7 @@ from kickoff.domain import (
     Contract,
     CycleSummary,
     EventInput,
+    FinishTaskInput,
     OnboardingInput,
     OnboardingState,
     OutcomeInput,
@@ -245,7 +246,8 @@ class OnboardingService:
         stage: str = await run_update(self.client, handle, OnboardingWorkflow.amend_contract, amend)
         return stage
 
-    async def complete_task(self, task: str) -> str:
+    async def complete_task(self, task: str, by: str | None = None) -> str:
+        """Mark a task done; ``by`` (staff, or ``customer``) goes on the timeline."""
         oid = onboarding_of_task(task)
         if oid is None:
             raise NotFoundError(f"no task {task}")
@@ -255,7 +257,11 @@ class OnboardingService:
                 f"POST /onboardings/{oid}/kickoff-outcome"
             )
         handle = await self._running(oid)
-        await run_update(self.client, handle, OnboardingWorkflow.complete_task, task)
+        if by is None:
+            await run_update(self.client, handle, OnboardingWorkflow.complete_task, task)
+        else:
+            finish = FinishTaskInput(task=task, by=by)
+            await run_update(self.client, handle, OnboardingWorkflow.finish_task, finish)
         return oid
 
     async def record_outcome(self, oid: str, outcome: OutcomeInput) -> tuple[int, str]:

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         AmendInput,
         ChecklistItemState,
         EventInput,
+        FinishTaskInput,
         OnboardingInput,
         OnboardingState,
         OutcomeInput,
@@ -323,6 +324,21 @@ class OnboardingWorkflow:
     @complete_task.validator
     def _validate_complete_task(self, task: str) -> None:
         self._refusing(lambda: rules.check_complete_task(self._run.state, self._run.pipeline, task))
+
+    @workflow.update
+    def finish_task(self, finish: FinishTaskInput) -> str:
+        """Mark a task done on someone's behalf (the timeline says who); returns its id.
+
+        A separate update from ``complete_task`` (which takes a bare id) so that histories
+        with that update replay unchanged; only new requests use this one."""
+        done = self._run.complete_task(finish.task, workflow.now(), by=finish.by)
+        self._acted(wake=False)
+        return done
+
+    @finish_task.validator
+    def _validate_finish_task(self, finish: FinishTaskInput) -> None:
+        run = self._run
+        self._refusing(lambda: rules.check_finish_task(run.state, run.pipeline, finish))
 
     @workflow.update
     def restart(self, restart: RestartInput) -> int:

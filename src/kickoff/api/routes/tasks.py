@@ -102,7 +102,7 @@ async def list_tasks(
 )
 async def task_done(task_id: str, service: Service, who: Acting) -> TaskDone:
     """Mark a task done."""
-    onboarding = await service.complete_task(task_id)
+    onboarding = await service.complete_task(task_id, by=who.by() if who.account else None)
     await audit(service.database, who, "task_done", onboarding, task=task_id)
     return TaskDone(id=task_id, onboarding_id=onboarding)
 
