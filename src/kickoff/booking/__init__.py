@@ -1,6 +1,8 @@
-"""Self-service booking of the kick-off meeting: the slots a customer is offered (pure; the
-bookings themselves live in ``kickoff.db.bookings``)."""
+"""Self-service booking of the kick-off meeting: the slots a customer is offered and the
+calendar invitation a booking sends (pure; the bookings themselves live in
+``kickoff.db.bookings``)."""
 
+from kickoff.booking.invite import invitation
 from kickoff.booking.slots import (
     Interval,
     Refusal,
@@ -22,6 +24,7 @@ __all__ = [
     "Slot",
     "booking_window",
     "find_slot",
+    "invitation",
     "offered_slots",
     "refusal",
     "slot_offered",
