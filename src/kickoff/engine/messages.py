@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from kickoff.domain import OnboardingState, SendMailInput
+from kickoff.domain import MailLook, OnboardingState, SendMailInput
+from kickoff.pipelines.customer import localized
 from kickoff.pipelines.model import Action, Pipeline
 from kickoff.schedule import format_local
 
@@ -91,7 +92,25 @@ def describe_mail(state: OnboardingState, pipeline: Pipeline, work: Work) -> Mai
             subject_template=subject,
             body_template=body,
             context=template_context(state, pipeline, work, language),
+            look=mail_look(pipeline, language),
+            # The activity looks the customer's personal link up (it is made on first use, in
+            # Kickoff's database: no place for a workflow). Only the customer gets it.
+            customer_link=recipient == "main_user" and pipeline.customer_page is not None,
         ),
+    )
+
+
+def mail_look(pipeline: Pipeline, language: str) -> MailLook:
+    """The pipeline's branding for a mail in ``language`` (the footer in that language, else
+    the default language's)."""
+    branding = pipeline.branding
+    return MailLook(
+        language=language,
+        colour=branding.colour,
+        accent=branding.accent,
+        logo=branding.logo,
+        logo_alt=branding.logo_alt,
+        footer=localized(branding.footer, language, pipeline.default_language),
     )
 
 

@@ -20,22 +20,34 @@ TEMPLATE_VARIABLES = frozenset(
         "stage",
         "modules",
         "dates",
+        "customer_page",
+        "booking",
     }
 )
-"""What a mail template may use; anything else is refused at load time."""
+"""What a mail template may use; anything else is refused at load time. ``customer_page`` is
+the customer's personal page (None in a mail to the team); ``booking`` is what the booking
+mails get: ``{title, starts, ends, location, status}``."""
 
 
 def template_vars(ctx: Context, loc: Loc, source: str) -> Problems:
-    """A template must parse and use only ``TEMPLATE_VARIABLES``."""
+    """A template must parse and use only ``TEMPLATE_VARIABLES``; ``customer_page`` only in a
+    pipeline that has a customer page."""
     try:
-        unknown = jinja2.meta.find_undeclared_variables(ctx.env.parse(source)) - TEMPLATE_VARIABLES
+        used = jinja2.meta.find_undeclared_variables(ctx.env.parse(source))
     except jinja2.TemplateSyntaxError as exc:
         yield loc, f"template syntax error: {exc.message}"
         return
+    unknown = used - TEMPLATE_VARIABLES
     if unknown:
         yield (
             loc,
             f"unknown variable(s) {sorted(unknown)}; templates may use {sorted(TEMPLATE_VARIABLES)}",
+        )
+    if "customer_page" in used and ctx.pipeline.customer_page is None:
+        yield (
+            loc,
+            "uses customer_page, but the pipeline has no customer page: declare a customer_page "
+            "section, or leave the link out of the template",
         )
 
 
