@@ -60,7 +60,9 @@ async def test_meeting_booked_closes_the_onboarding_and_mails_the_team(kickoff: 
     [mail] = kickoff.mails(oid, "kickoff_booked")
     assert mail["To"] == TEAM_EMAIL
     assert oid in str(mail["Subject"])
-    assert f"{MEETING_AT:%Y-%m-%d} 10:00" in mail.get_content()  # the meeting in Stockholm time
+    text = mail.get_body(("plain",))
+    assert text is not None
+    assert f"{MEETING_AT:%Y-%m-%d} 10:00" in text.get_content()  # the meeting in Stockholm time
 
     final = await kickoff.record_completed(oid)
     assert (final["status"], final["stage"], final["awaiting_outcome"]) == ("completed", "closed", False)

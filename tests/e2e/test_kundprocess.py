@@ -268,7 +268,7 @@ async def test_delivery_gate_then_programme_and_partnership_at_eight_across_dst(
         m for m in journey.mails(oid) if m["To"] == "orjan@are-halsa.example" and "Leveransen" in m["Subject"]
     ]
     assert plan["Subject"] == "Leveransen startar: så ser de kommande 8 veckorna ut"
-    text = plan.get_content()
+    text = plan.get_body(("plain",)).get_content()
     assert "Hej Örjan Ängström," in text
     assert "Nu startar leveransen för Åre Hälsa & Söner AB:" in text
     assert "vecka 3–4: praktisk workshop och implementering" in text
@@ -525,7 +525,7 @@ async def test_churn_risk_escalates_to_the_ceo_and_tells_the_team(journey: Journ
     [mail] = [m for m in journey.mails(oid) if str(m["Subject"]).startswith("Churnrisk:")]
     assert mail["To"] == "customer-success@kundprocess.example"
     assert mail["Subject"] == f"Churnrisk: Åre Hälsa & Söner AB ({oid})"
-    assert reason in mail.get_content()
+    assert reason in mail.get_body(("plain",)).get_content()
     [task] = tasks_titled(body, ESCALATION)
     assert task["owner_role"] == "ceo"
     assert task["status"] == "open"
@@ -613,7 +613,7 @@ async def test_partnership_ended_completes_the_run_and_later_events_conflict(jou
         await journey.env.client.get_workflow_handle(oid).describe()
     ).status == WorkflowExecutionStatus.COMPLETED
     [notice] = [m for m in journey.mails(oid) if str(m["Subject"]).startswith("Partnerskap avslutat:")]
-    assert f"Skäl: {reason}" in notice.get_content()
+    assert f"Skäl: {reason}" in notice.get_body(("plain",)).get_content()
     [ended_at] = timeline(body, "stage_entered", "Avslutad")
     assert about(ended_at, ended_at_moment)
     assert timeline(body, "completed") == [final.timeline[-1].at]

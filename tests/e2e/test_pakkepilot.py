@@ -144,7 +144,7 @@ async def test_go_live_gate_hypercare_week_and_feedback(journey: Journey) -> Non
 
     [live] = mails_with_subject(journey, oid, "Dere er live hos PakkePilot!")
     assert live["To"] == MAIN_USER_EMAIL
-    assert f"Hei {MAIN_USER}" in live.get_content()
+    assert f"Hei {MAIN_USER}" in live.get_body(("plain",)).get_content()
     [notice] = mails_with_subject(journey, oid, "Live:")
     assert notice["To"] == TEAM_EMAIL
     assert str(notice["Subject"]) == f"Live: {CUSTOMER} ({oid})"
@@ -172,7 +172,7 @@ async def test_go_live_gate_hypercare_week_and_feedback(journey: Journey) -> Non
     assert [mail["template"] for mail in body["emails"]] == ["welcome", "live", "notify", "feedback"]
     [feedback] = mails_with_subject(journey, oid, "Tre raske spørsmål om oppstarten")
     assert feedback["To"] == MAIN_USER_EMAIL
-    text = feedback.get_content()
+    text = feedback.get_body(("plain",)).get_content()
     assert "1. Hva fungerte godt?" in text
     assert "2. Hva var uklart eller tok for lang tid?" in text
     assert "3. Hva bør vi endre før neste kunde starter?" in text
@@ -223,7 +223,8 @@ async def test_modules_limit_tasks_and_unknown_module_starts_nothing(journey: Jo
         assert has(oid, "Godkjenn testresultat og service level (SLA)")
         assert has(oid, "Aktiver integrasjon (plugin eller API)")
     [welcome] = mails_with_subject(journey, shipping, "Velkommen til PakkePilot")
-    assert "arbeidsdager fra oppstartsmøtet for Frakt/utkjøring." in welcome.get_content()
+    text = welcome.get_body(("plain",)).get_content()
+    assert "arbeidsdager fra oppstartsmøtet for Frakt/utkjøring." in text
 
     contract_id = f"C-{uuid.uuid4().hex[:10]}"
     now = await journey.now()
@@ -274,7 +275,7 @@ async def test_welcome_mail_language(
     assert (record["template"], record["language"], record["to"]) == ("welcome", expected, MAIN_USER_EMAIL)
     [mail] = journey.mails(oid)
     assert str(mail["Subject"]) == subject
-    text = mail.get_content()
+    text = mail.get_body(("plain",)).get_content()
     assert text.startswith(greeting)
     assert ("business days" in text) == (expected == "en")
     assert ("arbeidsdager" in text) == (expected == "nb")

@@ -298,7 +298,7 @@ async def test_overdue_task_on_business_day_10_only_for_a_run_not_live(journey: 
     [notice] = mails_with_subject(journey, stuck, "Forsinket oppstart:")
     assert notice["To"] == TEAM_EMAIL
     assert str(notice["Subject"]) == f"Forsinket oppstart: {stuck}"
-    assert f"(står i {TRAINING})" in notice.get_content()
+    assert f"(står i {TRAINING})" in notice.get_body(("plain",)).get_content()
 
     body = await journey.onboarding(live)
     assert body["stage"] == "hypercare"

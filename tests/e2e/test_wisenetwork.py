@@ -137,7 +137,9 @@ def with_subject(journey: Journey, oid: str, subject: str) -> list[EmailMessage]
 
 
 def text_of(message: EmailMessage) -> str:
-    content = message.get_content()
+    plain = message.get_body(("plain",))  # the mail is multipart/alternative: its text part
+    assert plain is not None
+    content = plain.get_content()
     assert isinstance(content, str)
     return content
 

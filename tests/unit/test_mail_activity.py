@@ -68,8 +68,11 @@ async def test_mail_arrives_once_with_utf8_subject_and_body(
     assert message["X-Kickoff-Onboarding"] == "SE-C-1001"
     assert message["To"] == "orjan@are-halsa.example"
     assert str(message["Subject"]) == f"Välkommen till Assist, {CUSTOMER}!"
-    assert message.get_content_charset() == "utf-8"
-    body = message.get_content().replace("\r\n", "\n")
+    assert message.get_content_type() == "multipart/alternative"
+    plain = message.get_body(("plain",))
+    assert plain is not None
+    assert plain.get_content_charset() == "utf-8"
+    body = plain.get_content().replace("\r\n", "\n")
     assert body == f"Hej {USER},\n\nVälkommen! Ärende SE-C-1001 gäller {CUSTOMER}.\n"
     entry = await mail_activities.ledger.get(request.message_id)
     assert entry is not None

@@ -47,4 +47,6 @@ async def test_a_goal_event_completes_the_run_in_its_stage_after_its_actions(
     assert not final.open_tasks()
     team_mails = [m for m in smtp.for_onboarding(final.id) if m["To"] == "onboarding-team@assist.example"]
     assert [m["Subject"] for m in team_mails] == [f"Uppsagt: {final.id}"]
-    assert "Konkurs" in team_mails[0].get_content()
+    text = team_mails[0].get_body(("plain",))
+    assert text is not None
+    assert "Konkurs" in text.get_content()

@@ -118,6 +118,8 @@ async def test_a_contract_arriving_after_its_onboarding_moment_starts_onboarding
     welcome = smtp.with_message_id(state.emails[0].message_id)
     assert len(welcome) == 1
     assert welcome[0]["Subject"] == "Välkommen till Assist, Åre Hälsa & Söner AB!"
-    assert "Hej Örjan Ängström" in welcome[0].get_content()
+    text = welcome[0].get_body(("plain",))
+    assert text is not None
+    assert "Hej Örjan Ängström" in text.get_content()
     assert state.next_step == "day 3 call task"
     assert state.next_step_at == at_eight(local_date(entered) + timedelta(days=3))

@@ -1,4 +1,8 @@
-"""The mail activity: render a pipeline's Jinja2 template and send it over SMTP, at most once."""
+"""The mail activity: render a pipeline's Jinja2 template and send it over SMTP, at most once.
+
+Every mail is ``multipart/alternative``: the rendered plain text, and the same text as HTML in
+the pipeline's look (``mail_html``); a mail with a calendar invitation carries it as iMIP.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from email.utils import formatdate, parseaddr
 from functools import lru_cache
 
 import aiosmtplib
+import icalendar
 import jinja2
 import structlog
 from jinja2.sandbox import SandboxedEnvironment
@@ -20,7 +25,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from kickoff.activities.ledger import LedgerEntry, MailLedger, new_claimant
-from kickoff.domain import SendMailInput, SendMailResult
+from kickoff.activities.mail_html import render_html
+from kickoff.crypto.data_keys import ErasedError
+from kickoff.customer.links import CustomerLinks, page_url
+from kickoff.domain import CalendarInvite, MailLook, SendMailInput, SendMailResult
 from kickoff.metrics import MAILS_ALREADY_SENT, MAILS_FAILED, MAILS_SENT, count_mail
 
 log = structlog.get_logger(__name__)
@@ -101,28 +109,93 @@ def _compiled(source: str) -> jinja2.Template:
     return _templates.from_string(source)
 
 
-def render_message(input: SendMailInput, mail_from: str) -> EmailMessage:
-    """Build the UTF-8 message; non-ASCII subjects are RFC 2047-encoded by the email package."""
-    subject = _compiled(input.subject_template).render(input.context)
-    body = _compiled(input.body_template).render(input.context)
+class InvalidInvitationError(ValueError):
+    """The calendar invitation is no iCalendar object, or its METHOD contradicts the mail's."""
+
+
+def _invitation(invite: CalendarInvite) -> bytes:
+    """The invitation as RFC 5545 wants it on the wire: CRLF lines, folded at 75 octets, with
+    a METHOD that matches the part's ``method`` parameter (RFC 6047 section 2.4)."""
+    try:
+        calendar = icalendar.Calendar.from_ical(invite.ics)
+    except ValueError:
+        # icalendar's message quotes the offending line, which may hold a name: not in history.
+        raise InvalidInvitationError("the calendar invitation is not valid iCalendar") from None
+    if not isinstance(calendar, icalendar.Calendar):
+        raise InvalidInvitationError("the calendar invitation is not a VCALENDAR object")
+    method = calendar.get("METHOD")
+    if method is None:
+        calendar.add("METHOD", invite.method)
+    elif str(method).upper() != invite.method:
+        raise InvalidInvitationError(
+            f"the calendar invitation says METHOD:{str(method).upper()!r}, the mail {invite.method!r}"
+        )
+    ical: bytes = calendar.to_ical()
+    return ical
+
+
+def _add_invitation(message: EmailMessage, invite: CalendarInvite) -> None:
+    """Add ``invite`` to a message whose alternatives are in place.
+
+    The shape Google Calendar's own invitations have, which Outlook, Gmail and Apple Mail all
+    accept: the iMIP part (RFC 6047) inside the multipart/alternative, where Outlook/Exchange
+    and Gmail look for it to offer Accept/Decline, and the same object once more as an
+    attachment, invite.ics, for clients that only offer a file to open (Apple Mail on some
+    versions, webmail without a calendar). The whole message is then multipart/mixed. The
+    attachment is application/ics, not text/calendar, so that no client takes it for a second
+    iMIP message. Bytes and base64, so that the CRLF line ends RFC 5545 requires survive."""
+    ics = _invitation(invite)
+    params = {"method": invite.method, "charset": "utf-8"}
+    message.add_alternative(ics, maintype="text", subtype="calendar", cte="base64", params=params)
+    message.add_attachment(
+        ics, maintype="application", subtype="ics", filename="invite.ics", params={"name": "invite.ics"}
+    )
+
+
+def render_message(input: SendMailInput, mail_from: str, *, customer_page: str | None = None) -> EmailMessage:
+    """Build the UTF-8 message; non-ASCII subjects are RFC 2047-encoded by the email package.
+
+    ``customer_page`` (the customer's personal page, or None) is what templates see as
+    ``customer_page``; the input's own context is not changed."""
+    context = {**input.context, "customer_page": customer_page}
+    subject = " ".join(_compiled(input.subject_template).render(context).split())
+    body = _compiled(input.body_template).render(context)
     message = EmailMessage()
     message["From"] = mail_from
     message["To"] = input.to
-    message["Subject"] = " ".join(subject.split())
+    message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = input.message_id
     message["X-Kickoff-Onboarding"] = input.onboarding_id
     # Quoted-printable keeps the message 7-bit: any relay accepts it, no 8BITMIME needed.
     message.set_content(body, charset="utf-8", cte="quoted-printable")
+    # The HTML says what the text says (mail_html dresses the text; it adds no words of its
+    # own but a button label and the footer). Clients show the last alternative they can
+    # display; an invitation goes after the HTML, as in RFC 6047's examples.
+    html = render_html(body, input.look or MailLook(), subject=subject, customer_page=customer_page)
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if input.calendar is not None:
+        _add_invitation(message, input.calendar)
     return message
 
 
 class MailActivities:
-    """Activities that send mail; built with real SMTP settings and a ledger."""
+    """Activities that send mail; built with real SMTP settings and a ledger.
 
-    def __init__(self, smtp: SmtpConfig, ledger: MailLedger) -> None:
+    ``links`` and ``public_url`` fill a customer mail's ``customer_page`` (without ``links``,
+    as in tests that need no customer page, it stays None)."""
+
+    def __init__(
+        self,
+        smtp: SmtpConfig,
+        ledger: MailLedger,
+        links: CustomerLinks | None = None,
+        public_url: str = "",
+    ) -> None:
         self.smtp = smtp
         self.ledger = ledger
+        self.links = links
+        self.public_url = public_url
 
     @activity.defn(name="send_mail")
     async def send_mail(self, input: SendMailInput) -> SendMailResult:
@@ -147,13 +220,37 @@ class MailActivities:
             count_mail(MAILS_SENT if result.delivered else MAILS_ALREADY_SENT, input)
             return result
 
-    async def _send(self, input: SendMailInput) -> SendMailResult:
+    async def _customer_page(self, input: SendMailInput) -> str | None:
+        """The customer's personal page for a customer mail (the same link on every retry and
+        every mail while it is live: ``ensure`` makes one only when there is none)."""
+        if not input.customer_link:
+            return None
+        if self.links is None:
+            log.warning("mail.customer_link_unavailable", reason="this worker has no customer links")
+            return None
         try:
-            message = render_message(input, self.smtp.mail_from)
+            token = await self.links.ensure(input.onboarding_id)
+        except (LookupError, ErasedError):
+            # Erased (the link's key is gone): no retry will bring it back. The reason is
+            # fixed text: the exception's own words stay out of Temporal's history.
+            raise ApplicationError(
+                "the customer's personal link cannot be read or made (the onboarding's personal "
+                "data was erased?)",
+                type="CustomerLinkUnavailable",
+                non_retryable=True,
+            ) from None
+        return page_url(self.public_url, token)
+
+    async def _send(self, input: SendMailInput) -> SendMailResult:
+        customer_page = await self._customer_page(input)
+        try:
+            message = render_message(input, self.smtp.mail_from, customer_page=customer_page)
         except jinja2.TemplateError as exc:
             raise ApplicationError(
                 f"mail template failed to render: {exc}", type="TemplateError", non_retryable=True
             ) from exc
+        except InvalidInvitationError as exc:
+            raise ApplicationError(str(exc), type="CalendarInvalid", non_retryable=True) from None
 
         claimant = new_claimant()
         existing = await self._claim(input.message_id, claimant)
