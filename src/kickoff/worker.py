@@ -25,6 +25,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from kickoff.activities import MailActivities, MailLedger, ReadModelActivities, SmtpConfig
 from kickoff.crypto.fields import sealer_of
+from kickoff.customer.links import CustomerLinks
 from kickoff.db import Database
 from kickoff.db.read_model import ReadModelStore
 from kickoff.health import HealthServer, WorkerState, worker_readiness
@@ -96,6 +97,9 @@ def create_worker(
             timeout_seconds=settings.smtp_timeout_seconds,
         ),
         MailLedger(database),
+        # Customer mails carry the customer's personal page, sealed with the onboarding's key.
+        links=CustomerLinks(database, sealer_of(client.data_converter)),
+        public_url=settings.public_url,
     )
     read_model = ReadModelActivities(ReadModelStore(database, sealer_of(client.data_converter)))
     return Worker(
