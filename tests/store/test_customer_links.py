@@ -23,7 +23,8 @@ async def test_concurrent_mails_agree_on_one_link(database: Database) -> None:
     assert plausible_token(tokens[0])
     async with database.engine.connect() as db:
         rows = (await db.execute(select(customer_links))).mappings().all()
-    assert len(rows) == 1 and rows[0]["token_hash"] == token_hash(tokens[0])
+    assert len(rows) == 1
+    assert rows[0]["token_hash"] == token_hash(tokens[0])
 
 
 async def test_the_table_never_holds_the_token_in_clear_when_sealed(database: Database) -> None:
@@ -40,24 +41,31 @@ async def test_the_table_never_holds_the_token_in_clear_when_sealed(database: Da
     token = await links.ensure("SE-C-2")
     async with database.engine.connect() as db:
         row = (await db.execute(select(customer_links))).mappings().one()
-    assert token not in row["token_sealed"] and row["token_hash"] != token
+    assert token not in row["token_sealed"]
+    assert row["token_hash"] != token
     assert await links.ensure("SE-C-2") == token
     found = await links.resolve(token)
-    assert found is not None and found.onboarding_id == "SE-C-2" and found.revoked_at is None
+    assert found is not None
+    assert found.onboarding_id == "SE-C-2"
+    assert found.revoked_at is None
 
 
-async def test_a_revoked_link_resolves_as_revoked_and_the_next_mail_gets_a_new_one(database: Database) -> None:
+async def test_a_revoked_link_resolves_as_revoked_and_the_next_mail_gets_a_new_one(
+    database: Database,
+) -> None:
     """Revoking keeps the old link known (so its page can say it was replaced); ensure makes a new one."""
     links = CustomerLinks(database, None)
     old = await links.ensure("SE-C-3")
     assert await links.revoke("SE-C-3", "anna@assist.example")
     assert not await links.revoke("SE-C-3", "anna@assist.example")  # nothing live left to revoke
     revoked = await links.resolve(old)
-    assert revoked is not None and revoked.revoked_at is not None
+    assert revoked is not None
+    assert revoked.revoked_at is not None
     new = await links.ensure("SE-C-3")
     assert new != old
     live = await links.live("SE-C-3")
-    assert live is not None and live.token_hash == token_hash(new)
+    assert live is not None
+    assert live.token_hash == token_hash(new)
 
 
 async def test_unknown_and_malformed_tokens_resolve_to_nothing(database: Database) -> None:
@@ -74,7 +82,8 @@ async def test_the_form_token_is_bound_to_its_link(database: Database) -> None:
     links = CustomerLinks(database, None)
     one = await links.resolve(await links.ensure("SE-C-5"))
     other = await links.resolve(await links.ensure("SE-C-6"))
-    assert one is not None and other is not None
+    assert one is not None
+    assert other is not None
     token = csrf_token("secret", one)
     assert csrf_ok("secret", one, token)
     assert not csrf_ok("secret", other, token)

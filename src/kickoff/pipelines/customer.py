@@ -108,6 +108,17 @@ class Booking(StrictModel):
     withdrawn and the team told."""
     templates: BookingTemplates = BookingTemplates()
 
+    @model_validator(mode="after")
+    def _no_overlapping_starts(self) -> Booking:
+        # A place is held per start time (kickoff.db.bookings): slots that overlap one another
+        # could let two customers booking at once share a place.
+        if self.every is not None and self.every < self.duration:
+            raise ValueError(
+                f"every ({self.every} min) is shorter than a meeting ({self.duration} min): "
+                "slots would overlap"
+            )
+        return self
+
     @property
     def step_minutes(self) -> int:
         return self.every or self.duration

@@ -14,7 +14,8 @@ from tests.unit.engine.support import OSLO, STOCKHOLM, advance, event, flush_mai
 
 
 def test_a_new_assist_onboarding_plans_its_start_for_08_00_the_day_after_delivery() -> None:
-    """Signed on a Friday with delivery on Monday 30 March 2026 (after the DST switch): onboarding starts Tuesday 08:00 CEST."""
+    """Signed on a Friday, delivery on Monday 30 March 2026 (after the DST switch): onboarding
+    starts on Tuesday at 08:00 CEST."""
     signed = local(STOCKHOLM, date(2026, 3, 27), 10)
     run = start("assist-se", signed, date(2026, 3, 30))
     flush_mail(run, signed)
@@ -28,11 +29,14 @@ def test_a_new_assist_onboarding_plans_its_start_for_08_00_the_day_after_deliver
     assert rows[2].at is None  # reached by booking: no date until it happens
     assert local_datetime(rows[1].at, "Europe/Stockholm", "sv") == "tisdag 31 mars 2026 08:00"
     upcoming = next_step(run.state, run.pipeline, "sv")
-    assert upcoming is not None and upcoming.at == rows[1].at and upcoming.summary.startswith("Välkommen")
+    assert upcoming is not None
+    assert upcoming.at == rows[1].at
+    assert upcoming.summary.startswith("Välkommen")
 
 
 def test_a_run_in_a_stage_the_plan_leaves_out_stands_at_the_last_shown_stage() -> None:
-    """After 30 days without a booking the run is in follow_up, which the customer sees as still booking the kick-off."""
+    """After 30 days without a booking the run is in follow_up, which the customer sees as still
+    booking the kick-off."""
     signed = local(STOCKHOLM, date(2026, 1, 5), 10)
     run = start("assist-se", signed, date(2026, 1, 5))
     advance(run, local(STOCKHOLM, date(2026, 2, 20), 9))
@@ -44,7 +48,8 @@ def test_a_run_in_a_stage_the_plan_leaves_out_stands_at_the_last_shown_stage() -
 
 
 def test_pakkepilots_plan_counts_norwegian_business_days_from_the_kickoff() -> None:
-    """Kick-off held on Wednesday 13 May 2026: Ascension Day (14 May) is skipped, so integration starts Monday 18 May 08:00."""
+    """Kick-off held on Wednesday 13 May 2026: Ascension Day (14 May) is closed, so integration
+    starts on Monday 18 May at 08:00."""
     signed = local(OSLO, date(2026, 5, 11), 9)
     run = start("pakkepilot-no", signed, language="en")
     flush_mail(run, signed)
@@ -52,7 +57,8 @@ def test_pakkepilots_plan_counts_norwegian_business_days_from_the_kickoff() -> N
     event(run, "kickoff_held", held, held_at=held.isoformat())
     flush_mail(run, held)
     rows = {r.stage: r for r in customer_plan(run.state, run.pipeline, "en")}
-    assert rows["kickoff"].status == "done" and rows["access"].status == "now"
+    assert rows["kickoff"].status == "done"
+    assert rows["access"].status == "now"
     # Business day 2 after the kick-off: 13 May is day 0, 14 May (Ascension) and the weekend are closed.
     assert rows["integration"].at == local(OSLO, date(2026, 5, 18), 8)
     assert rows["testing"].at == local(OSLO, date(2026, 5, 20), 8)
