@@ -34,6 +34,7 @@ from kickoff.pipelines import PipelineError, load_pipelines
 from kickoff.readmodel.from_temporal import sweep_forever
 from kickoff.settings import Settings, get_settings
 from kickoff.temporal import connect, ensure_search_attributes
+from kickoff.workflows.booking_mail import BookingMailWorkflow
 from kickoff.workflows.onboarding import OnboardingWorkflow
 
 log = structlog.get_logger(__name__)
@@ -105,7 +106,7 @@ def create_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[OnboardingWorkflow],
+        workflows=[OnboardingWorkflow, BookingMailWorkflow],
         activities=[mail.send_mail, read_model.write_read_model],
         workflow_runner=WORKFLOW_RUNNER,
         interceptors=[ActivityLogContextInterceptor()],
