@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from kickoff.board.forms import EventForm, event_forms
 from kickoff.db.privacy import ERASED
-from kickoff.domain import KickoffOutcome, OnboardingState, Task, TimelineEntry
+from kickoff.domain import CUSTOMER, KickoffOutcome, OnboardingState, Task, TimelineEntry
+from kickoff.identity.audit import AuditEntry
 from kickoff.pipelines.model import Pipeline
 from kickoff.readmodel.snapshot import OnboardingEntry
-from kickoff.schedule import format_local
+from kickoff.schedule import format_local, zone
 from kickoff.service import OpenTaskRow
 
 OUTCOME_LABELS = {"completed": "Completed", "no_show": "No-show", "rescheduled": "Rescheduled"}
@@ -159,6 +160,8 @@ class TaskRow:
     customer: str = ""
     assignee: str | None = None
     """The account id of the person it is assigned to."""
+    by_customer: bool = False
+    """Done by the customer on their page."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,7 @@ def task_row(task: Task, pipeline: Pipeline | None, now: datetime, onboarding_id
         done=local(task.done_at, tz),
         by_outcome=spec is not None and task.kind == spec.task.kind and task.blocks_completion,
         onboarding_id=onboarding_id,
+        by_customer=task.resolution == "done_by_customer",
     )
 
 
@@ -269,8 +273,10 @@ def onboarding_view(
     pipeline: Pipeline,
     now: datetime,
     refill: tuple[str, Mapping[str, str]] | None = None,
+    customer_actions: Sequence[AuditEntry] = (),
 ) -> OnboardingView:
-    """Everything the onboarding page shows; ``refill`` puts a refused event form's input back."""
+    """Everything the onboarding page shows; ``refill`` puts a refused event form's input back;
+    ``customer_actions`` (the audit log's entries of the onboarding) join the timeline."""
     tz = pipeline.timezone
     tasks = sorted(state.tasks, key=lambda t: (t.due_at, t.id))
     groups = []
@@ -310,7 +316,10 @@ def onboarding_view(
         open_tasks=[task_row(t, pipeline, now) for t in tasks if t.status == "open"],
         done_tasks=[task_row(t, pipeline, now) for t in tasks if t.status != "open"],
         checklists=groups,
-        timeline=[timeline_row(entry, pipeline) for entry in reversed(state.timeline)],
+        timeline=[
+            timeline_row(entry, pipeline)
+            for entry in reversed(with_customer_actions(state, pipeline, customer_actions))
+        ],
         emails=[
             {"template": m.template, "to": m.to, "sent_at": local(m.sent_at, tz), "language": m.language}
             for m in state.emails
@@ -347,10 +356,65 @@ def outcome_detail(outcome: KickoffOutcome, timezone: str) -> dict[str, str]:
 
 def timeline_row(entry: TimelineEntry, pipeline: Pipeline) -> TimelineRow:
     event = pipeline.events.get(entry.event)
-    title = event.label if event is not None else entry.event.replace("_", " ")
+    if event is not None:
+        title = event.label
+    elif entry.by == CUSTOMER and entry.event in CUSTOMER_ACTIONS:
+        title = CUSTOMER_ACTIONS[entry.event]
+    else:
+        title = entry.event.replace("_", " ")
     return TimelineRow(
         at=local(entry.at, pipeline.timezone), event=title, detail=entry.detail, by=entry.by or ""
     )
+
+
+CUSTOMER_ACTIONS = {
+    "customer_viewed": "customer page opened",
+    "customer_item_done": "marked done on the customer page",
+    "customer_booked": "kick-off booked on the customer page",
+    "customer_rescheduled": "kick-off moved on the customer page",
+    "customer_cancelled": "kick-off cancelled on the customer page",
+}
+"""The customer's actions the audit log records (``kickoff.customer``), as the timeline names them."""
+
+
+def with_customer_actions(
+    state: OnboardingState, pipeline: Pipeline, actions: Sequence[AuditEntry]
+) -> list[TimelineEntry]:
+    """The run's timeline with what the customer did on their page merged in, oldest first.
+
+    Opening the page shows once per local day (the first time, with how often that day): a
+    customer who reloads it should not bury the rest of the timeline."""
+    tz = pipeline.timezone
+    views: dict[date, list[AuditEntry]] = {}
+    added: list[TimelineEntry] = []
+    for action in sorted(actions, key=lambda a: (a.at, a.id)):
+        if action.actor != CUSTOMER or action.action not in CUSTOMER_ACTIONS:
+            continue
+        if action.action == "customer_viewed":
+            views.setdefault(action.at.astimezone(zone(tz)).date(), []).append(action)
+            continue
+        added.append(_customer_entry(action, state, pipeline))
+    for seen in views.values():
+        detail = f"{len(seen)} times that day" if len(seen) > 1 else ""
+        added.append(TimelineEntry(at=seen[0].at, event="customer_viewed", detail=detail, by=CUSTOMER))
+    # Stable: entries of the run at the same moment keep their order, the customer's follow.
+    return sorted([*state.timeline, *added], key=lambda entry: entry.at)
+
+
+def _customer_entry(action: AuditEntry, state: OnboardingState, pipeline: Pipeline) -> TimelineEntry:
+    detail = ""
+    if action.action == "customer_item_done":
+        item = str(action.detail.get("item", ""))
+        task = state.task(item)
+        ticked = next((i for i in state.checklist if i.id == item), None)
+        detail = task.title if task is not None else ticked.label if ticked is not None else item
+    elif action.action in ("customer_booked", "customer_rescheduled"):
+        start = action.detail.get("start")
+        try:
+            detail = local(datetime.fromisoformat(str(start)), pipeline.timezone) if start else ""
+        except ValueError:
+            detail = ""
+    return TimelineEntry(at=action.at, event=action.action, detail=detail, by=CUSTOMER)
 
 
 def record_table(name: str, rows: Sequence[Mapping[str, Any]]) -> RecordTable:
