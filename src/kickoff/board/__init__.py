@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request, Response, status
 from fastapi.staticfiles import StaticFiles
 
-from kickoff.board import accounts, auth, inbox, routes, sign_in, sso
+from kickoff.board import accounts, auth, customer_side, inbox, routes, sign_in, sso
 from kickoff.board.pages import STATIC, page, redirect
 from kickoff.settings import Settings
 
@@ -22,6 +22,7 @@ def install_board(app: FastAPI, settings: Settings) -> None:
     app.include_router(routes.router)
     app.include_router(inbox.router)
     app.include_router(accounts.router)
+    app.include_router(customer_side.router)
     app.mount("/board/static", StaticFiles(directory=STATIC), name="board-static")
 
     async def sign_in_required(request: Request, exc: Exception) -> Response:

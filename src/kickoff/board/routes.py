@@ -16,7 +16,7 @@ import structlog
 from fastapi import APIRouter, Form, Path, Request, Response, status
 from pydantic import ValidationError
 
-from kickoff.board import erasure, views
+from kickoff.board import customer_side, erasure, views
 from kickoff.board.auth import AdminForm, Session, SignedIn, Staff
 from kickoff.board.forms import read_payload
 from kickoff.board.pages import SERVICE_ERRORS, STATUS_OF, error_page, page, redirect_with_flash
@@ -136,7 +136,8 @@ async def _onboarding_page(
         return error_page(
             request, session, NotFoundError(f"pipeline {state.pipeline!r} is no longer in pipelines.yaml")
         )
-    view = views.onboarding_view(state, pipeline, _now(), refill)
+    side = await customer_side.customer_side(context.database, service, state, pipeline)
+    view = views.onboarding_view(state, pipeline, _now(), refill, side.actions)
     code = STATUS_OF.get(type(refused), status.HTTP_200_OK) if refused else status.HTTP_200_OK
     # The kick-off's responsible advisor is one of the staff accounts (recorded by name).
     advisors = [a.label for a in await AccountStore(context.database).all() if a.takes_work]
@@ -151,6 +152,7 @@ async def _onboarding_page(
             "refill_form": refill[0] if refill else "",
             "erase_reasons": erasure.reason_choices(),
             "erase_confirm": erasure.CONFIRM,
+            "customer": side.panel,
         },
         code,
         error=f"Not done: {refused}" if refused else None,
