@@ -53,6 +53,8 @@ ROUTES = {
     "/tokens/{token_id}": {"delete"},
     "/tasks/{task_id}/assign": {"post"},
     "/onboardings/{onboarding_id}/owner": {"put"},
+    "/onboardings/{onboarding_id}/customer-link": {"post"},
+    "/onboardings/{onboarding_id}/customer-link/revoke": {"post"},
     "/audit": {"get"},
 }
 

@@ -51,6 +51,7 @@ templates = Jinja2Templates(
 )
 FormText = Annotated[str | None, Form()]
 FLASHES = {
+    "confirmed": "flash_booked",
     "booked": "flash_booked",
     "updated": "flash_moved",
     "cancelled": "flash_cancelled",
