@@ -24,6 +24,7 @@ from kickoff.domain import (
     StageVisit,
     Task,
     TaskKind,
+    TaskResolution,
     TaskSide,
     TaskStatus,
     TimelineEntry,
@@ -117,6 +118,9 @@ class TaskPublic(BaseModel):
     created_at: datetime
     status: TaskStatus
     done_at: datetime | None = None
+    resolution: TaskResolution | None = None
+    """How a done task was done: by staff, by the customer on their page, or closed with its
+    onboarding."""
 
 
 class OpenTask(TaskPublic):

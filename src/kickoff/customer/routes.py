@@ -29,7 +29,7 @@ from kickoff.customer.access import (
     csrf_ok,
     csrf_token,
 )
-from kickoff.customer.links import CustomerLinks
+from kickoff.customer.links import LAST_USE_RESOLUTION, CustomerLinks
 from kickoff.customer.texts import local_datetime, texts_for
 from kickoff.customer.view import page_context
 from kickoff.db.bookings import BookingStore
@@ -197,7 +197,10 @@ async def customer_page(
     opened = await _open(request, context, access, token)
     if isinstance(opened, Response):
         return opened
-    await access.record(opened, "customer_viewed")
+    last = opened.link.last_used_at
+    if last is None or _now() - last >= LAST_USE_RESOLUTION:
+        # A visit, not every reload: at most one entry per few minutes of use.
+        await access.record(opened, "customer_viewed")
     t = texts_for(opened.language)
     flash = None
     if done in FLASHES:

@@ -79,6 +79,8 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "refused_form": "The form had expired, so nothing was changed. Please try again.",
         "refused_time": "Please choose a time from the list.",
         "unavailable": "We cannot reach our system just now, so nothing was changed. Please try again in a few minutes.",
+        "next_book": "Book your kick-off meeting below: choose a time that suits you.",
+        "more_days": "More times",
         "page_lang": "en",
     },
     "sv": {
@@ -144,6 +146,8 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "refused_form": "Formuläret hade gått ut, så inget ändrades. Försök igen.",
         "refused_time": "Välj en tid i listan.",
         "unavailable": "Vi når inte vårt system just nu, så inget ändrades. Försök igen om några minuter.",
+        "next_book": "Boka ert uppstartsmöte här nedan: välj en tid som passar er.",
+        "more_days": "Fler tider",
         "page_lang": "sv",
     },
     "nb": {
@@ -209,6 +213,8 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "refused_form": "Skjemaet var utløpt, så ingenting ble endret. Prøv igjen.",
         "refused_time": "Velg en tid fra listen.",
         "unavailable": "Vi når ikke systemet vårt akkurat nå, så ingenting ble endret. Prøv igjen om noen minutter.",
+        "next_book": "Book oppstartsmøtet nedenfor: velg en tid som passer.",
+        "more_days": "Flere tider",
         "page_lang": "nb",
     },
     "fi": {
@@ -274,6 +280,8 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "refused_form": "Lomake oli vanhentunut, joten mitään ei muutettu. Yrittäkää uudelleen.",
         "refused_time": "Valitkaa aika listasta.",
         "unavailable": "Emme tavoita järjestelmäämme juuri nyt, joten mitään ei muutettu. Yrittäkää hetken päästä uudelleen.",
+        "next_book": "Varatkaa käyttöönottopalaveri alta: valitkaa teille sopiva aika.",
+        "more_days": "Lisää aikoja",
         "page_lang": "fi",
     },
 }

@@ -16,6 +16,8 @@ from kickoff.schedule import zone
 
 MAX_SLOT_DAYS = 10
 """Days of free times the page lists (the horizon may be longer: the page stays short)."""
+OPEN_SLOT_DAYS = 3
+"""Days listed open; later ones are folded (a phone shows three days, not a wall of buttons)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,9 @@ def page_context(opened: Opened, slots: Sequence[Slot], can_book: bool, now: dat
     if booking is not None and booking.live and booking.starts_at > now and booking_spec is not None:
         title = localized(booking_spec.title, language, pipeline.default_language) or ""
         next_text = f"{title}: {local_datetime(booking.starts_at, tz, language)}"
+    elif can_book and booking_spec is not None:
+        # The next step is the customer's own: nothing moves on until they book.
+        next_text = t["next_book"]
     elif upcoming:
         next_text = f"{upcoming[0].label}: {local_datetime(upcoming[0].at or now, tz, language)}"
     booking_view = None
@@ -158,4 +163,5 @@ def page_context(opened: Opened, slots: Sequence[Slot], can_book: bool, now: dat
         "contacts": contacts(opened),
         "booking": booking_view,
         "team_email": pipeline.team.email,
+        "open_days": OPEN_SLOT_DAYS,
     }
