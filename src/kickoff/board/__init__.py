@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request, Response, status
 from fastapi.staticfiles import StaticFiles
 
-from kickoff.board import accounts, auth, customer_side, inbox, routes, sign_in, sso
+from kickoff.board import accounts, auth, customer_side, inbox, preview, routes, sign_in, sso, versions
 from kickoff.board.pages import STATIC, page, redirect
 from kickoff.settings import Settings
 
@@ -23,6 +23,8 @@ def install_board(app: FastAPI, settings: Settings) -> None:
     app.include_router(inbox.router)
     app.include_router(accounts.router)
     app.include_router(customer_side.router)
+    app.include_router(preview.router)
+    app.include_router(versions.router)
     app.mount("/board/static", StaticFiles(directory=STATIC), name="board-static")
 
     async def sign_in_required(request: Request, exc: Exception) -> Response:

@@ -35,6 +35,7 @@ from kickoff.pipelines.actions import (
     TaskSpec,
 )
 from kickoff.pipelines.customer import Booking, Branding, CustomerPage
+from kickoff.pipelines.reports import PipelineReports
 
 SLUG = re.compile(r"^[a-z][a-z0-9_-]*$")
 """What a stage id looks like (other ids are checked by the loader)."""
@@ -232,6 +233,8 @@ class Pipeline(StrictModel):
     """Self-service booking of the kick-off on the customer's page."""
     customer_page: CustomerPage | None = None
     branding: Branding = Branding()
+    reports: PipelineReports | None = None
+    """Measures the pipeline declares (sums over records, compliance shares)."""
 
     def stage(self, stage_id: str) -> Stage:
         for stage in self.stages:

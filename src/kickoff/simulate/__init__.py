@@ -1,0 +1,1 @@
+"""Previewing a pipeline: its run on a simulated clock, in the interpreter's pure core."""
