@@ -11,6 +11,7 @@ from kickoff.pipelines.checks import (
     graph,
     header,
     outcome,
+    reports,
     stages,
     steps,
     templates,
@@ -35,6 +36,7 @@ CHECKS: tuple[Callable[[Context], Problems], ...] = (
     outcome.check_kickoff_outcome,
     customer.check_customer_page,
     customer.check_booking,
+    reports.check_reports,
     graph.check_instant_loops,
     graph.check_reachable,
 )
