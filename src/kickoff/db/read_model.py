@@ -2,14 +2,15 @@
 
 Each run writes its snapshot (``kickoff.readmodel``) after a workflow task changed it; writes
 are idempotent and order-safe per onboarding: a snapshot replaces the stored one only when its
-revision is not lower, and its open tasks and visits are replaced in the same transaction.
+revision is not lower, and its open tasks and visits are replaced in the same transaction, with
+its report facts (anchors and records) when the snapshot carries them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
@@ -18,14 +19,33 @@ from sqlalchemy.sql.dml import Insert
 
 from kickoff.crypto.fields import FieldSealer
 from kickoff.db.database import Database, dialect_insert, utc_aware
-from kickoff.db.schema import kickoff_outcomes, read_onboardings, read_tasks, read_visits, task_assignments
+from kickoff.db.schema import (
+    kickoff_outcomes,
+    read_anchors,
+    read_onboardings,
+    read_record_fields,
+    read_records,
+    read_tasks,
+    read_visits,
+    task_assignments,
+)
 from kickoff.domain import Task, TaskSide, task_id
-from kickoff.readmodel.snapshot import OUTCOME_TASK_NUMBER, OnboardingEntry, Snapshot, VisitEntry
+from kickoff.readmodel.snapshot import (
+    OUTCOME_TASK_NUMBER,
+    AnchorEntry,
+    OnboardingEntry,
+    RecordEntry,
+    ReportFacts,
+    Snapshot,
+    VisitEntry,
+)
 
 SHOWN = ("running", "completed")
 """Statuses that put an onboarding in a stage; runs ops ended are theirs to look at."""
 _TASK_COLUMNS = [column.name for column in read_tasks.columns if column.name != "onboarding_id"]
 _MOMENTS = ("stage_entered_at", "next_step_at", "window_start")
+_FACT_TABLES = (read_anchors, read_records, read_record_fields)
+"""The report facts (``Snapshot.facts``): replaced together, and only by a snapshot that has them."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +83,8 @@ class ReadModelStore:
                 return False  # a newer snapshot is stored
             tasks = [t for t in snapshot.tasks if recorded is None or not _is_outcome_task(t, entry)]
             await _replace_children(db, entry.id, tasks, snapshot.visits)
+            if snapshot.facts is not None:
+                await _replace_facts(db, entry.id, snapshot.facts)
         return True
 
     async def outcome_recorded(
@@ -109,6 +131,7 @@ class ReadModelStore:
             for start in range(0, len(gone), 500):  # bound the statement's parameters
                 chunk = gone[start : start + 500]
                 for table, column in (
+                    *((fact, fact.c.onboarding_id) for fact in _FACT_TABLES),
                     (read_visits, read_visits.c.onboarding_id),
                     (read_tasks, read_tasks.c.onboarding_id),
                     (read_onboardings, read_onboardings.c.id),
@@ -129,7 +152,7 @@ class ReadModelStore:
 
     async def clear(self) -> None:
         async with self.database.engine.begin() as db:
-            for table in (read_visits, read_tasks, read_onboardings):
+            for table in (*_FACT_TABLES, read_visits, read_tasks, read_onboardings):
                 await db.execute(delete(table))
 
     # ---------------------------------------------------------------- read
@@ -237,6 +260,7 @@ class ReadModelStore:
             stored = (await db.execute(select(read_onboardings))).mappings().all()
             tasks = [_task(r) for r in (await db.execute(select(read_tasks))).mappings().all()]
             visits = (await db.execute(select(read_visits))).mappings().all()
+            facts = await _facts(db)
         entries = await self._opened(stored)
         by_task: dict[str, list[Task]] = {}
         for task in tasks:
@@ -249,6 +273,7 @@ class ReadModelStore:
                 entry=entry,
                 tasks=sorted(by_task.get(entry.id, []), key=lambda t: t.id),
                 visits=sorted(by_visit.get(entry.id, []), key=lambda v: (v.cycle, v.position)),
+                facts=facts.get(entry.id),
             )
             for entry in sorted(entries, key=lambda e: e.id)
         ]
@@ -309,6 +334,80 @@ async def _replace_children(
                 for visit in visits
             ],
         )
+
+
+async def _replace_facts(db: AsyncConnection, onboarding_id: str, facts: ReportFacts) -> None:
+    for table in _FACT_TABLES:
+        await db.execute(delete(table).where(table.c.onboarding_id == onboarding_id))
+    if facts.anchors:
+        await db.execute(
+            insert(read_anchors),
+            [
+                {
+                    "onboarding_id": onboarding_id,
+                    "name": anchor.name,
+                    "at": anchor.at.astimezone(UTC),
+                    "day": anchor.day.isoformat(),
+                }
+                for anchor in facts.anchors
+            ],
+        )
+    if facts.records:
+        await db.execute(
+            insert(read_records),
+            [
+                {
+                    "onboarding_id": onboarding_id,
+                    "record": record.record,
+                    "position": record.position,
+                    "logged_at": record.logged_at.astimezone(UTC) if record.logged_at else None,
+                }
+                for record in facts.records
+            ],
+        )
+    fields = [
+        {"record": r.record, "position": r.position, "field": name, "number": number, "value": None}
+        for r in facts.records
+        for name, number in r.numbers.items()
+    ] + [
+        {"record": r.record, "position": r.position, "field": name, "number": None, "value": value}
+        for r in facts.records
+        for name, value in r.values.items()
+    ]
+    if fields:
+        await db.execute(
+            insert(read_record_fields), [{**row, "onboarding_id": onboarding_id} for row in fields]
+        )
+
+
+async def _facts(db: AsyncConnection) -> dict[str, ReportFacts]:
+    """Every onboarding's stored report facts (none for one whose runs never wrote them), in
+    the snapshot's order (sorted here: a database's collation may order names otherwise)."""
+    found: dict[str, ReportFacts] = {}
+    for row in (await db.execute(select(read_anchors))).mappings():
+        found.setdefault(row["onboarding_id"], ReportFacts()).anchors.append(
+            AnchorEntry(name=row["name"], at=utc_aware(row["at"]), day=date.fromisoformat(row["day"]))
+        )
+    r, f = read_records, read_record_fields
+    records: dict[tuple[str, str, int], RecordEntry] = {}
+    for row in (await db.execute(select(r))).mappings():
+        entry = RecordEntry(
+            record=row["record"],
+            position=row["position"],
+            logged_at=utc_aware(row["logged_at"]) if row["logged_at"] else None,
+        )
+        records[(row["onboarding_id"], row["record"], row["position"])] = entry
+        found.setdefault(row["onboarding_id"], ReportFacts()).records.append(entry)
+    for row in (await db.execute(select(f))).mappings():
+        entry = records[(row["onboarding_id"], row["record"], row["position"])]
+        if row["number"] is not None:
+            entry.numbers[row["field"]] = row["number"]
+        elif row["value"] is not None:
+            entry.values[row["field"]] = row["value"]
+    for facts in found.values():
+        facts.anchors.sort(key=lambda anchor: anchor.name)
+        facts.records.sort(key=lambda record: (record.record, record.position))
+    return found
 
 
 def _is_outcome_task(task: Task, entry: OnboardingEntry) -> bool:

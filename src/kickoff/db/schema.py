@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -122,6 +124,41 @@ read_visits = Table(
     Column("stage", String(64), nullable=False),
     Column("entered_at", DateTime(timezone=True), nullable=False),
     Column("left_at", DateTime(timezone=True)),
+)
+
+read_anchors = Table(
+    "read_anchors",
+    metadata,
+    Column("onboarding_id", String(100), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    # The anchor's local date (YYYY-MM-DD) in its pipeline's timezone: what targets in
+    # business days count from.
+    Column("day", String(10), nullable=False),
+)
+"""Each onboarding's anchors (signed_at, entered:<stage>, last_contact, ...): compliance reports."""
+
+read_records = Table(
+    "read_records",
+    metadata,
+    Column("onboarding_id", String(100), primary_key=True),
+    Column("record", String(200), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("logged_at", DateTime(timezone=True)),
+)
+"""One row per payload an event kept under ``record:`` (an opportunity): what record reports count."""
+
+read_record_fields = Table(
+    "read_record_fields",
+    metadata,
+    Column("onboarding_id", String(100), primary_key=True),
+    Column("record", String(200), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("field", String(200), primary_key=True),
+    # A number field's value, or a choice's (a boolean as true/false); free text and dates
+    # are never copied here (they stay in the run, where erasure reaches them).
+    Column("number", Float),
+    Column("value", Text),
 )
 
 # ---------------------------------------------------------------- encryption

@@ -3,7 +3,9 @@
 ``rebuild`` asks every onboarding's latest run for its snapshot (the ``read_model`` query) and
 stores it, order-safe as the runs' own writes are: a run that writes while the rebuild goes on
 keeps its newer row. Running runs started before the read model existed are signalled to join
-it (``join_read_model``), so they keep it current from then on.
+it (``join_read_model``), so they keep it current from then on; the same signal has runs started
+before the report facts (anchors, records) write those too. The query's snapshot always has them,
+so a rebuild fills them for every run it reads, completed ones included.
 
 ``sweep_closed`` repairs what a run cannot write itself: ops terminated it (or it failed or
 timed out), or it completed while the database was failing. The worker runs it every half
@@ -71,7 +73,9 @@ async def snapshot_from_run(client: Client, execution: WorkflowExecution) -> Sna
     ended = snapshot.entry.model_copy(
         update={"status": status_name(status), "next_step": None, "next_step_at": None, "open_tasks": 0}
     )
-    return Snapshot(entry=ended.model_copy(update={"open_task_roles": []}), visits=snapshot.visits)
+    return Snapshot(
+        entry=ended.model_copy(update={"open_task_roles": []}), visits=snapshot.visits, facts=snapshot.facts
+    )
 
 
 async def rebuild(

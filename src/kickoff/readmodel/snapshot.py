@@ -7,14 +7,15 @@ tests all make the same rows from the same state.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 from pydantic import BaseModel, Field
 
 from kickoff.domain import OnboardingState, Task, task_id
 from kickoff.engine import plan
 from kickoff.pipelines.model import Pipeline
-from kickoff.schedule import start_of_day
+from kickoff.pipelines.reports import record_fields
+from kickoff.schedule import start_of_day, zone
 
 OUTCOME_TASK_NUMBER = 0
 """The number in a task id (``<onboarding>.<cycle>.0``) of the reminder to record a completed
@@ -58,6 +59,33 @@ class VisitEntry(BaseModel):
     left_at: datetime | None = None
 
 
+class AnchorEntry(BaseModel):
+    name: str
+    at: datetime
+    day: date
+    """``at``'s local date in the pipeline's timezone (targets in business days count from it)."""
+
+
+class RecordEntry(BaseModel):
+    """One payload an event kept under ``record:``, with only what reports add up or group by."""
+
+    record: str
+    position: int
+    logged_at: datetime | None = None
+    numbers: dict[str, float] = Field(default_factory=dict)
+    """Number fields."""
+    values: dict[str, str] = Field(default_factory=dict)
+    """Choice fields, and booleans as ``true`` / ``false``."""
+
+
+class ReportFacts(BaseModel):
+    """What the pipeline's reports count of one onboarding: its anchors (by name) and its
+    records (by record and position). Free text and dates of records stay in the run."""
+
+    anchors: list[AnchorEntry] = Field(default_factory=list)
+    records: list[RecordEntry] = Field(default_factory=list)
+
+
 class Snapshot(BaseModel):
     """Everything the read model holds of one onboarding: its row, open tasks and stage visits."""
 
@@ -66,10 +94,16 @@ class Snapshot(BaseModel):
     """Open tasks only: done ones are in the run's state (its page reads that)."""
     visits: list[VisitEntry] = Field(default_factory=list)
     """Every cycle's visits, oldest first (the stage-times report's input)."""
+    facts: ReportFacts | None = None
+    """The report facts; None from a run that does not write them (one started before the
+    ``read-model-records`` release that was not told to join): the stored ones are kept."""
 
 
-def snapshot_of(state: OnboardingState, pipeline: Pipeline, run_id: str, revision: int) -> Snapshot:
-    """The read model's rows for ``state`` (the run's own snapshot of ``pipeline``)."""
+def snapshot_of(
+    state: OnboardingState, pipeline: Pipeline, run_id: str, revision: int, *, facts: bool = True
+) -> Snapshot:
+    """The read model's rows for ``state`` (the run's own snapshot of ``pipeline``), with its
+    report facts unless ``facts`` is False."""
     tasks = state.open_tasks()
     if awaits_outcome_in_database(state, pipeline):
         tasks = [*tasks, outcome_task(state, pipeline)]
@@ -101,7 +135,56 @@ def snapshot_of(state: OnboardingState, pipeline: Pipeline, run_id: str, revisio
         segment=outcome.segment if outcome else None,
         window_start=_window_start(state, pipeline, visits),
     )
-    return Snapshot(entry=entry, tasks=tasks, visits=visits)
+    kept = report_facts(state, pipeline) if facts else None
+    return Snapshot(entry=entry, tasks=tasks, visits=visits, facts=kept)
+
+
+def report_facts(state: OnboardingState, pipeline: Pipeline) -> ReportFacts:
+    """The run's anchors, and of its records the number, choice and boolean fields its pipeline
+    declares (``kickoff.pipelines.reports.RECORD_FIELD_TYPES``), in a stable order."""
+    tz = zone(pipeline.timezone)
+    anchors = [
+        AnchorEntry(name=name, at=at.astimezone(UTC), day=at.astimezone(tz).date())
+        for name, at in sorted(state.anchors.items())
+    ]
+    declared = record_fields(pipeline.events)
+    records = []
+    for record, entries in sorted(state.records.items()):
+        fields = declared.get(record, {})
+        for position, payload in enumerate(entries):
+            numbers: dict[str, float] = {}
+            values: dict[str, str] = {}
+            for name, value in payload.items():
+                spec = fields.get(name)
+                if spec is None or value is None:
+                    continue
+                if spec.type == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+                    numbers[name] = float(value)
+                elif spec.type == "choice" and isinstance(value, str):
+                    values[name] = value
+                elif spec.type == "boolean" and isinstance(value, bool):
+                    values[name] = "true" if value else "false"
+            records.append(
+                RecordEntry(
+                    record=record,
+                    position=position,
+                    logged_at=_moment(payload.get("at")),
+                    numbers=numbers,
+                    values=values,
+                )
+            )
+    return ReportFacts(anchors=anchors, records=records)
+
+
+def _moment(value: object) -> datetime | None:
+    """When the engine kept a record (its ``at``, an ISO moment), if it says."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else None
 
 
 def awaits_outcome_in_database(state: OnboardingState, pipeline: Pipeline) -> bool:

@@ -10,6 +10,13 @@ Runs started by this release write from their start (``read-model`` patch). Runs
 earlier join when ``kickoff-admin rebuild-read-model`` signals them (``join_read_model``):
 the signal's handler decides with a patch of its own, at a point every replay reaches again
 (the signal's event), so the decision is the same on every replay.
+
+The report facts (anchors, records: ``Snapshot.facts``) are written the same way, under patches
+of their own: they change a snapshot where nothing else did (a logged contact sets only
+``last_contact``), so writing them adds local activities to workflow tasks that had none. A run
+started before them (``read-model-records``) replays and goes on without them until the
+rebuild's join signal (``read-model-records-joined``); the ``read_model`` query, which issues
+no command, always has them, so the rebuild stores them for every run it reads.
 """
 
 from __future__ import annotations
@@ -30,6 +37,10 @@ READ_MODEL = "read-model"
 """Patch id: the run writes its snapshot to the read model from its start."""
 READ_MODEL_JOINED = "read-model-joined"
 """Patch id: a run started before the read model writes to it from the join signal on."""
+READ_MODEL_RECORDS = "read-model-records"
+"""Patch id: the run's writes carry its report facts (anchors, records) from its start."""
+READ_MODEL_RECORDS_JOINED = "read-model-records-joined"
+"""Patch id: a run started before the report facts writes them from the join signal on."""
 WRITE_TIMEOUT = timedelta(seconds=5)
 MAX_BACKOFF = timedelta(minutes=5)
 WRITE_ACTIVITY = "write_read_model"
@@ -46,6 +57,8 @@ class ReadModelWriter:
     def __init__(self, run: Run, on: bool, behind_changed: Callable[[], None]) -> None:
         self._run = run
         self.on = on
+        # Decided at the run's first workflow task, as ``on`` is (a patch is decided once per run).
+        self.facts = on and workflow.patched(READ_MODEL_RECORDS)
         self._behind_changed = behind_changed
         self._written: Snapshot | None = None
         self._wanted: Snapshot | None = None
@@ -65,22 +78,26 @@ class ReadModelWriter:
         return self._task is not None and self._task.done()
 
     def join(self) -> None:
-        """A run started before the read model: write from now on (see the module's comment)."""
+        """A run started before the read model, or before its report facts: write them from now
+        on (see the module's comment). The handler's caller publishes, which queues the write."""
+        if not self.facts:
+            self.facts = workflow.patched(READ_MODEL_RECORDS_JOINED)
         if self.on:
             return
         self.on = workflow.patched(READ_MODEL_JOINED)
         self.start()
         self.changed(force=True)
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, *, facts: bool = True) -> Snapshot:
+        """The run's snapshot now; the ``read_model`` query's has the report facts always."""
         run = self._run
-        return snapshot_of(run.state, run.pipeline, workflow.info().run_id, self.revision)
+        return snapshot_of(run.state, run.pipeline, workflow.info().run_id, self.revision, facts=facts)
 
     def changed(self, *, force: bool = False) -> None:
         """The run published: queue its snapshot if it differs from the last one written."""
         if not self.on:
             return
-        wanted = self.snapshot()
+        wanted = self.snapshot(facts=self.facts)
         if force or self._written is None or _content(wanted) != _content(self._written):
             self._wanted = wanted
 
