@@ -291,6 +291,16 @@ class RestartInput(BaseModel):
     pipeline_version: str
 
 
+class MigrateInput(BaseModel):
+    """Adopt a newer snapshot of the run's own pipeline (the ``migrate_pipeline`` update): what
+    it performed stays performed, what it still owes follows the new snapshot."""
+
+    pipeline: Pipeline
+    pipeline_version: str
+    by: str | None = None
+    """Who moved it, for the timeline (an account's e-mail address, or "api")."""
+
+
 class OutcomeInput(BaseModel):
     """The kick-off outcome (the ``record_kickoff_outcome`` update). A no-show or a
     rescheduled meeting carries the restart it causes (with a fresh pipeline snapshot)."""

@@ -38,14 +38,16 @@ with workflow.unsafe.imports_passed_through():
         ChecklistItemState,
         EventInput,
         FinishTaskInput,
+        MigrateInput,
         OnboardingInput,
         OnboardingState,
         OutcomeInput,
         RestartInput,
         TickInput,
     )
-    from kickoff.engine import Refusal, Run, rules
+    from kickoff.engine import Refusal, Run, migration, rules
     from kickoff.engine.archive import compact
+    from kickoff.pipelines import Pipeline
     from kickoff.readmodel.snapshot import Snapshot
     from kickoff.workflows.mail_effect import Mailer
     from kickoff.workflows.publishing import Publisher, queued_entered
@@ -119,12 +121,12 @@ class OnboardingWorkflow:
                     ):
                         self._sleeper.drop()
                         carried = compact(run.state, workflow.now())
-                        workflow.continue_as_new(input.model_copy(update={"carried_state": carried}))
+                        workflow.continue_as_new(self._carrying(input, carried))
                 else:
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     # An event may have arrived while the handlers drained: it queued work.
                     if not run.queue and run.restart is None:
-                        workflow.continue_as_new(input.model_copy(update={"carried_state": run.state}))
+                        workflow.continue_as_new(self._carrying(input, run.state))
                     continue
             step, due = run.next_step()
             if not (self._state_first and due is not None and due <= workflow.now()):
@@ -144,6 +146,18 @@ class OnboardingWorkflow:
         # is failing: then a rebuild or the worker's sweep of closed runs brings it there).
         await workflow.wait_condition(self._writer.settled)
         return run.state
+
+    def _carrying(self, input: OnboardingInput, state: OnboardingState) -> OnboardingInput:
+        """The next run's input: this run's state, and the pipeline snapshot it runs on now. That is
+        the input's own unless ``migrate_pipeline`` swapped it, so for runs never migrated the
+        continue-as-new carries exactly what it always did."""
+        return input.model_copy(
+            update={
+                "carried_state": state,
+                "pipeline": self._run.pipeline,
+                "pipeline_version": state.pipeline_version,
+            }
+        )
 
     async def _continue_as_restart(self, input: OnboardingInput, restart: RestartInput) -> None:
         await self._settle()
@@ -261,6 +275,11 @@ class OnboardingWorkflow:
         """The run's read-model snapshot now (what ``kickoff-admin rebuild-read-model`` stores)."""
         return self._writer.snapshot()
 
+    @workflow.query
+    def pipeline(self) -> Pipeline:
+        """The pipeline snapshot the run follows now (what a migration's impact is measured from)."""
+        return self._run.pipeline
+
     @workflow.signal
     def join_read_model(self) -> None:
         """Write to the read model from now on (a run started before it existed)."""
@@ -374,6 +393,29 @@ class OnboardingWorkflow:
     def _validate_outcome(self, outcome: OutcomeInput) -> None:
         run = self._run
         self._refusing(lambda: rules.check_outcome(run.state, run.pipeline, outcome, run.restart is not None))
+
+    @workflow.update
+    def migrate_pipeline(self, migrate: MigrateInput) -> str:
+        """Adopt a newer snapshot of the run's pipeline (a fixed template, a moved step); returns
+        the version the run follows now. Steps performed stay performed and mails sent are never
+        sent again (``kickoff.engine.migration``); the next step is planned from the new snapshot.
+
+        A handler of its own: histories without it replay unchanged, and nothing else in the
+        workflow behaves differently for runs that never receive it."""
+        migration.apply(self._run, migrate.pipeline, migrate.pipeline_version, workflow.now(), migrate.by)
+        if not self._state_first:
+            # Runs started earlier upsert on stage entries only; state first's next publish
+            # writes every attribute whose value changed, the version among them.
+            workflow.upsert_search_attributes([sa.PIPELINE_VERSION.value_set(migrate.pipeline_version)])
+        self._acted(wake=True)
+        return migrate.pipeline_version
+
+    @migrate_pipeline.validator
+    def _validate_migrate(self, migrate: MigrateInput) -> None:
+        run = self._run
+        self._refusing(
+            lambda: migration.check(run, migrate.pipeline, migrate.pipeline_version, workflow.now())
+        )
 
     def _acted(self, *, wake: bool) -> None:
         """After a staff action: older runs published at once (and re-planned only after

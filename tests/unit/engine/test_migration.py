@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from functools import cache
 
 import pytest
 
@@ -13,31 +12,11 @@ from kickoff.domain import OnboardingState
 from kickoff.engine import NotNow, Run
 from kickoff.engine import migration as mg
 from kickoff.engine.drive import advance
-from kickoff.pipelines import Pipeline, parse_pipelines
-from tests.support import PIPELINES_FILE
-from tests.unit.engine.support import STOCKHOLM, event, local, pipelines, start
+from tests.migration_support import FIXED, TYPO, Snapshot, current, typo, variant
+from tests.unit.engine.support import STOCKHOLM, event, local, start
 
 SIGNED = local(STOCKHOLM, date(2031, 5, 5), 10)  # a Monday; the delivery start two days before
 DAY0 = SIGNED.date()
-TYPO = "Vi har ännu inte hitat någon bokad tid"
-FIXED = "Vi har ännu inte hittat någon bokad tid"
-
-
-@cache
-def _variant(*edits: tuple[str, str]) -> tuple[Pipeline, str]:
-    """assist-se from pipelines.yaml with each ``(old, new)`` text replaced once (it must be there)."""
-    text = PIPELINES_FILE.read_text(encoding="utf-8")
-    for old, new in edits:
-        assert text.count(old) >= 1, old
-        text = text.replace(old, new, 1)
-    catalog = parse_pipelines(text)
-    return catalog.pipelines["assist-se"], catalog.version("assist-se")
-
-
-def current() -> tuple[Pipeline, str]:
-    return pipelines().pipelines["assist-se"], pipelines().version("assist-se")
-
-
 EARLY_REMINDER = """\
           - key: day-5-reminder
             at: {anchor: entered:onboarding, days: 5, time: "08:00"}
@@ -48,12 +27,11 @@ EARLY_REMINDER = """\
 """
 
 
-def typo() -> tuple[Pipeline, str]:
-    """The reminder as it went out before the fix."""
-    return _variant((FIXED, TYPO))
+def _variant(*edits: tuple[str, str]) -> Snapshot:
+    return variant("assist-se", *edits)
 
 
-def run_on(snapshot: tuple[Pipeline, str], until: datetime) -> Run:
+def run_on(snapshot: Snapshot, until: datetime) -> Run:
     """An assist-se run started on ``snapshot``, driven (mail delivered) until ``until``."""
     run = start("assist-se", SIGNED, DAY0 - timedelta(days=2))
     run.pipeline, run.state.pipeline_version = snapshot
@@ -69,12 +47,12 @@ def mails(run: Run, template: str) -> list[datetime]:
     return [mail.sent_at for mail in run.state.emails if mail.template == template]
 
 
-def adopt(run: Run, snapshot: tuple[Pipeline, str], now: datetime, by: str = "ada@assist.example") -> None:
+def adopt(run: Run, snapshot: Snapshot, now: datetime, by: str = "ada@assist.example") -> None:
     mg.check(run, *snapshot, now)
     mg.apply(run, *snapshot, now, by=by)
 
 
-def impact_of(run: Run, snapshot: tuple[Pipeline, str], now: datetime) -> mg.Impact:
+def impact_of(run: Run, snapshot: Snapshot, now: datetime) -> mg.Impact:
     return mg.impact(run.state, run.pipeline, *snapshot, now)
 
 
