@@ -44,6 +44,7 @@ ROUTES = {
     "/tasks/{task_id}/done": {"post"},
     "/pipelines": {"get"},
     "/pipelines/{pipeline_id}": {"get"},
+    "/pipelines/{pipeline_id}/simulate": {"post"},
     "/healthz": {"get"},
     # Staff identity (issue 12).
     "/me": {"get"},
