@@ -11,14 +11,30 @@ from kickoff.reports.compute import (
     funnel,
     stage_times,
 )
+from kickoff.reports.measures import (
+    ComplianceFigures,
+    ComplianceReport,
+    RecordFigures,
+    RecordGroup,
+    RecordsReport,
+    compliance_report,
+    records_report,
+)
 
 __all__ = [
+    "ComplianceFigures",
+    "ComplianceReport",
     "FunnelReport",
+    "RecordFigures",
+    "RecordGroup",
+    "RecordsReport",
     "StageCount",
     "StageTime",
     "StageTimesReport",
+    "compliance_report",
     "funnel",
     "funnel_svg",
+    "records_report",
     "stage_times",
     "stage_times_svg",
 ]
