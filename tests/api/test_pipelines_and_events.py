@@ -91,7 +91,13 @@ async def test_pipelines_lists_the_four_pipelines_with_their_versions(kickoff: K
     assert pakkepilot["languages"] == ["nb", "en"]
     assert pakkepilot["checklists"] == ["before_go_live"]
     assert pakkepilot["modules"] == ["fulfilment", "shipping"]
-    assert pakkepilot["events"] == ["kickoff_held", "go_live", "call_logged", "issue_reported"]
+    assert pakkepilot["events"] == [
+        "kickoff_booked",
+        "kickoff_held",
+        "go_live",
+        "call_logged",
+        "issue_reported",
+    ]
     assert [stage["id"] for stage in pakkepilot["stages"]] == [
         "kickoff",
         "access",
