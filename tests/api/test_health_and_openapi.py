@@ -31,6 +31,8 @@ ROUTES = {
     "/onboardings/{onboarding_id}/meeting-booked": {"post"},
     "/reports/funnel": {"get"},
     "/reports/stage-times": {"get"},
+    "/reports/records": {"get"},
+    "/reports/compliance": {"get"},
     "/metrics": {"get"},
     "/onboardings/{onboarding_id}/calls": {"post"},
     "/onboardings/{onboarding_id}/park": {"post"},

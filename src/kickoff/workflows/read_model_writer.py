@@ -57,8 +57,8 @@ class ReadModelWriter:
     def __init__(self, run: Run, on: bool, behind_changed: Callable[[], None]) -> None:
         self._run = run
         self.on = on
-        # Decided at the run's first workflow task, as ``on`` is (a patch is decided once per run).
-        self.facts = on and workflow.patched(READ_MODEL_RECORDS)
+        self.facts = False
+        """Whether writes carry the report facts (decided where the write task starts)."""
         self._behind_changed = behind_changed
         self._written: Snapshot | None = None
         self._wanted: Snapshot | None = None
@@ -69,8 +69,16 @@ class ReadModelWriter:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """The write task: at the run's first workflow task, or when a run started before the read
+        model joins it."""
         if self.on and self._task is None:
+            if not self.facts:
+                self.facts = self.writes_facts()
             self._task = asyncio.create_task(self._write_in_order())
+
+    def writes_facts(self) -> bool:
+        """Decided once per run, where it starts writing (a patch's answer holds for the run)."""
+        return workflow.patched(READ_MODEL_RECORDS)
 
     def stopped(self) -> bool:
         """The write task ended: only a bug does that (the run then fails its workflow task, as

@@ -1,4 +1,5 @@
-"""Reports over all onboardings of a pipeline: the funnel and time in stage."""
+"""Reports over all onboardings of a pipeline: the funnel, time in stage, and the measures the
+pipeline declares (record sums and counts, compliance shares)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from fastapi import APIRouter, Query
 from kickoff.api.deps import ApiKey, Service
 from kickoff.api.errors import StrictRoute
 from kickoff.api.responses import AUTHENTICATED, UNAVAILABLE, invalid
-from kickoff.reports import FunnelReport, StageTimesReport, funnel, stage_times
+from kickoff.reports import (
+    ComplianceReport,
+    FunnelReport,
+    RecordsReport,
+    StageTimesReport,
+    compliance_report,
+    funnel,
+    records_report,
+    stage_times,
+)
 
 router = APIRouter(
     prefix="/reports",
@@ -33,3 +43,30 @@ async def funnel_report(service: Service, pipeline: PipelineParam) -> FunnelRepo
 async def stage_times_report(service: Service, pipeline: PipelineParam) -> StageTimesReport:
     """Median and 90th-percentile hours in each stage, and the share closed within 30 days."""
     return await stage_times(service, pipeline)
+
+
+ReportParam = Annotated[
+    str | None,
+    Query(
+        description="One record measure's id from the pipeline's reports (default: every one)",
+        examples=["opportunity_value"],
+    ),
+]
+
+
+@router.get(
+    "/records",
+    response_model=RecordsReport,
+    responses=invalid("No pipeline given, an unknown one, or a record report it does not declare"),
+)
+async def records_measures(
+    service: Service, pipeline: PipelineParam, report: ReportParam = None
+) -> RecordsReport:
+    """Sums and counts over a pipeline's records, per group, as its reports section declares them."""
+    return await records_report(service, pipeline, report)
+
+
+@router.get("/compliance", response_model=ComplianceReport, responses=_ERRORS)
+async def compliance_measures(service: Service, pipeline: PipelineParam) -> ComplianceReport:
+    """The compliance shares a pipeline declares (a recent contact, a stage reached in time), now."""
+    return await compliance_report(service, pipeline)
