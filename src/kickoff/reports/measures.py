@@ -41,7 +41,7 @@ from kickoff.pipelines.reports import (
 from kickoff.readmodel.snapshot import Snapshot
 from kickoff.reports.compute import _cached, _pipeline
 from kickoff.schedule import local_moment, shift_date, start_of_day
-from kickoff.service import OnboardingService, UnprocessableError
+from kickoff.service import OnboardingService
 from kickoff.service.read_views import database_answers, store_of
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -424,26 +424,16 @@ async def compliance_of(database: Database, pipeline: Pipeline, now: datetime) -
 # ---------------------------------------------------------------- the service's reports
 
 
-async def records_report(
-    service: OnboardingService, pipeline: str, report: str | None = None
-) -> RecordsReport:
-    """The record measures of ``pipeline`` (only ``report``, when given), reused for
-    ``report_cache_seconds`` as the other reports are. Raises UnprocessableError (422) for a
-    pipeline the catalog does not know, or a measure it does not declare."""
+async def records_report(service: OnboardingService, pipeline: str) -> RecordsReport:
+    """The record measures of ``pipeline``, reused for ``report_cache_seconds`` as the other
+    reports are. Raises UnprocessableError (422) for a pipeline the catalog does not know."""
     spec = _pipeline(service, pipeline)
-    declared = spec.reports.records if spec.reports else {}
-    if report is not None and report not in declared:
-        known = ", ".join(declared) or "none declared"
-        raise UnprocessableError(f"pipeline {spec.id!r} has no record report {report!r} (reports: {known})")
 
     async def compute() -> RecordsReport:
         async with database_answers():
             return await records_of(store_of(service).database, spec)
 
-    found = await _cached(service, "records", spec.id, compute)
-    if report is None:
-        return found
-    return found.model_copy(update={"measures": [m for m in found.measures if m.id == report]})
+    return await _cached(service, "records", spec.id, compute)
 
 
 async def compliance_report(service: OnboardingService, pipeline: str) -> ComplianceReport:

@@ -45,25 +45,10 @@ async def stage_times_report(service: Service, pipeline: PipelineParam) -> Stage
     return await stage_times(service, pipeline)
 
 
-ReportParam = Annotated[
-    str | None,
-    Query(
-        description="One record measure's id from the pipeline's reports (default: every one)",
-        examples=["opportunity_value"],
-    ),
-]
-
-
-@router.get(
-    "/records",
-    response_model=RecordsReport,
-    responses=invalid("No pipeline given, an unknown one, or a record report it does not declare"),
-)
-async def records_measures(
-    service: Service, pipeline: PipelineParam, report: ReportParam = None
-) -> RecordsReport:
+@router.get("/records", response_model=RecordsReport, responses=_ERRORS)
+async def records_measures(service: Service, pipeline: PipelineParam) -> RecordsReport:
     """Sums and counts over a pipeline's records, per group, as its reports section declares them."""
-    return await records_report(service, pipeline, report)
+    return await records_report(service, pipeline)
 
 
 @router.get("/compliance", response_model=ComplianceReport, responses=_ERRORS)
