@@ -3,17 +3,22 @@
 Pure functions of a run's state, its pipeline snapshot and a clock passed in:
 the workflow asks them what to sleep until, the unit tests ask them the same
 questions without a Temporal server.
+
+A step's ``if:`` does not change its plan: the step stays pending (and is what the run
+sleeps until) whatever its condition says now, because what it looks at (a checklist, the
+time in the stage, records) may change before its moment. ``Run.fire`` evaluates it then,
+and skips the step if it does not hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 
 from kickoff.domain import OnboardingState
 from kickoff.pipelines.model import Deadline, Due, Moment, Pipeline, Step
-from kickoff.schedule import offset_moment, start_of_day
+from kickoff.schedule import is_business_day, local_moment, offset_moment, start_of_day, zone
 
 
 @cache
@@ -29,9 +34,27 @@ def closed_days(pipeline: Pipeline) -> frozenset[date]:
 
 def moment(pipeline: Pipeline, anchor: datetime, offset: Moment | Due) -> datetime:
     """The absolute moment ``offset`` names, counted from ``anchor`` in the pipeline's calendar."""
+    if isinstance(offset, Moment) and offset.before:
+        return _business_days_before(pipeline, anchor, offset)
     return offset_moment(
         anchor, offset.days, offset.time, pipeline.timezone, offset.unit, closed_days(pipeline)
     )
+
+
+def _business_days_before(pipeline: Pipeline, anchor: datetime, offset: Moment) -> datetime:
+    """``before: true``: the ``days``-th business day before the anchor's local day, at ``time``
+    (default: the anchor's time). Five business days before a Monday campaign is the Monday
+    before; before a Saturday one, the Monday of that week (the Friday is the first)."""
+    tz = pipeline.timezone
+    local = anchor.astimezone(zone(tz))
+    closed = closed_days(pipeline)
+    day = local.date()
+    for _ in range(offset.days):
+        day -= timedelta(days=1)
+        while not is_business_day(day, closed):
+            day -= timedelta(days=1)
+    wall = offset.time if offset.time is not None else local.time().replace(tzinfo=None)
+    return local_moment(day, wall, tz)
 
 
 def for_modules(state: OnboardingState, modules: Iterable[str] | None) -> bool:

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from kickoff.pipelines.conditions import Condition
 from kickoff.schedule import DayUnit
 from kickoff.wire import CompactOnTheWire, on_the_wire
 
@@ -58,6 +59,10 @@ class Moment(StrictModel):
     days: int = Field(default=0, ge=-MAX_DAYS, le=MAX_DAYS)
     unit: DayUnit = "days"
     time: dt.time | None = None
+    before: bool = False
+    """Business days counted back from the anchor: ``{days: 5, unit: business_days, before:
+    true}`` is the fifth business day before the anchor's day (a campaign warning). Business
+    days otherwise count forwards only; calendar days and weeks go back with a negative offset."""
 
     @field_validator("anchor")
     @classmethod
@@ -75,7 +80,17 @@ class Moment(StrictModel):
     @model_validator(mode="after")
     def _business_days_forwards(self) -> Moment:
         if self.unit == "business_days" and self.days < 0:
-            raise ValueError("business days count forwards only: use unit days or weeks for a moment before")
+            raise ValueError(
+                "business days count forwards only: use unit days or weeks for a moment before, "
+                "or before: true to count business days back"
+            )
+        if self.before and self.unit != "business_days":
+            raise ValueError(
+                "before counts business days back (unit: business_days): for calendar days or "
+                "weeks before the anchor, write a negative offset"
+            )
+        if self.before and self.days < 1:
+            raise ValueError("before counts at least one business day back (days: 1 or more)")
         return self
 
     def anchor_names(self) -> tuple[str, ...]:
@@ -159,6 +174,8 @@ class Action(StrictModel):
     when: tuple[EntryKind, ...] | None = None
     modules: tuple[Slug, ...] | None = None
     summary: str | None = None
+    condition: Condition | None = Field(default=None, alias="if")
+    """``if:``: the action happens only if this holds when it would (``kickoff.pipelines.conditions``)."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Action:
@@ -220,6 +237,16 @@ class Step(StrictModel):
     modules: tuple[Slug, ...] | None = None
     unless_ticked: tuple[Slug, ...] = ()
     """Checklists that make the step pointless once complete (an overdue warning)."""
+    condition: Condition | None = Field(default=None, alias="if")
+    """``if:``: evaluated when the step's moment comes. The step stays in the plan whatever it
+    says; false then, the step is skipped (a timeline note), as ``unless_ticked`` skips it: a
+    one-off step or a deadline is done, a recurring step tries again at its next occurrence."""
+
+    @model_validator(mode="after")
+    def _repeats_forwards(self) -> Step:
+        if self.repeat and self.at.before:
+            raise ValueError("a repeating step counts forwards from its last occurrence: it cannot be before")
+        return self
 
 
 class Deadline(Step):

@@ -34,6 +34,7 @@ from kickoff.pipelines.actions import (
     StrictModel,
     TaskSpec,
 )
+from kickoff.pipelines.conditions import Condition
 from kickoff.pipelines.customer import Booking, Branding, CustomerPage
 from kickoff.pipelines.reports import PipelineReports
 
@@ -46,6 +47,7 @@ __all__ = [
     "MAX_DAYS",
     "Action",
     "ActionKind",
+    "Condition",
     "Deadline",
     "Due",
     "EntryKind",
@@ -105,6 +107,10 @@ class Event(StrictModel):
     """Stages in which the event is accepted (default: every non-goal stage)."""
     to: Slug | None = None
     """Stage to move to (nothing happens if the run is already there)."""
+    to_if: Condition | None = None
+    """The move to ``to`` happens only if this holds (over the payload, the contract, the
+    records with this event's own, the checklists, the time in the stage the event finds);
+    otherwise the run stays where it is and the event's other effects happen all the same."""
     do: tuple[Action, ...] = ()
     """Actions performed when the event is applied (after the move, if any)."""
     goal: bool = False

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from kickoff.pipelines.checks import (
     checklists,
+    conditions,
     customer,
     events,
     graph,
@@ -36,6 +37,7 @@ CHECKS: tuple[Callable[[Context], Problems], ...] = (
     outcome.check_kickoff_outcome,
     customer.check_customer_page,
     customer.check_booking,
+    conditions.check_conditions,
     reports.check_reports,
     graph.check_instant_loops,
     graph.check_reachable,
