@@ -22,6 +22,7 @@ from kickoff.domain import (
     TickInput,
 )
 from kickoff.engine import plan
+from kickoff.engine.conditions import event_facts, holds
 from kickoff.pipelines.model import Event, KickoffOutcomeSpec, Pipeline, Step
 from kickoff.pipelines.payload import JsonScalar, PayloadError, check_payload
 from kickoff.schedule import format_local, start_of_day
@@ -99,13 +100,17 @@ def check_event(
     outcome = payload.get("outcome")
     if spec.outcome_labels and outcome not in spec.outcome_labels:
         raise Invalid(f"outcome must be one of {sorted(spec.outcome_labels)}")
-    if spec.to is not None and spec.to != state.stage:
+    # A move with to_if happens only if it holds (over the run as the event finds it, with
+    # the event's own record): only then may its stage's gate refuse the event.
+    facts = event_facts(state, pipeline, event.name, payload, now, kept=False)
+    moves = spec.to is not None and holds(spec.to_if, facts)
+    if spec.to is not None and spec.to != state.stage and moves:
         refuse_ungated(state, pipeline, spec.to)
     # An anchor the event sets from a planned date (an until-date) must not plan a step of
     # the stage it leads to in the past: that step would fire at once. A datetime field
     # reports a fact ("kick-off held at"), which may well be in the past: its overdue steps
     # then simply happen now.
-    target = pipeline.stage(spec.to).schedule if spec.to else ()
+    target = pipeline.stage(spec.to).schedule if spec.to and moves else ()
     for anchor, field in spec.anchors.items():
         value = text(payload.get(field))
         declared = spec.payload.get(field)

@@ -39,6 +39,7 @@ from kickoff.domain import (
 )
 from kickoff.engine import plan
 from kickoff.engine.bookkeeping import Bookkeeping
+from kickoff.engine.conditions import Facts, chosen, event_facts, holds
 from kickoff.engine.messages import Work, mail_name
 from kickoff.engine.rules import awaits_outcome, is_finished, payload_of, text
 from kickoff.pipelines.model import Deadline, EntryKind, Pipeline, Step
@@ -163,10 +164,13 @@ class Run(Bookkeeping):
             # Work of earlier visits is dropped: the run has moved on. (State first, only mail
             # is queued; next_mail drops what no longer applies, and says so.)
             self.queue = [work for work in self.queue if work.visit == visit or work.run_wide]
+        # Conditions are decided on entry, all together (an entry action's move must not change
+        # what a later one's condition sees); a snapshot without any ``if:`` chooses every action.
+        picked = chosen(stage.on_enter, Facts(state, self.pipeline, at))
         self._perform_all(
             Work(action, visit, f"enter-{index}", at, event, transition=self._transition)
             for index, action in enumerate(stage.on_enter)
-            if action.applies_to(kind)
+            if action.applies_to(kind) and index in picked
         )
         if self.on_enter is not None:
             self.on_enter(self, stage_id)
@@ -200,12 +204,17 @@ class Run(Bookkeeping):
             if open_of_kind:
                 self.finish_task(min(open_of_kind, key=lambda t: t.due_at), now, "done_by_staff")
         context: dict[str, object] = {"name": event.name, "label": spec.label, "payload": dict(payload)}
-        if spec.to is not None and spec.to != state.stage:
+        # The event's conditions (to_if and its actions' if) see the run as the event finds it,
+        # its own record kept, before any move: decided here, together.
+        facts = event_facts(state, self.pipeline, event.name, payload, now, kept=True)
+        picked = chosen(spec.do, facts)
+        if spec.to is not None and spec.to != state.stage and holds(spec.to_if, facts):
             self.enter(spec.to, now, context)
         visit = self.visit()
         self._perform_all(
             Work(action, visit, f"event+{state.event_count}-{index}", now, context, True, self._transition)
             for index, action in enumerate(spec.do)
+            if index in picked
         )
         if spec.goal:
             state.goal_event = event.name
@@ -231,10 +240,18 @@ class Run(Bookkeeping):
         if done_already:
             self.note(at, "step_skipped", f"{step.summary}: checklist complete")
             return
+        # ``if:`` is evaluated at the step's planned moment (as an on-time worker would); false,
+        # the step is done for now as unless_ticked leaves it (a repeat tries again next time).
+        facts = Facts(state, self.pipeline, at)
+        if not holds(step.condition, facts):
+            self.note(at, "step_skipped", f"{step.summary}: condition not met")
+            return
+        picked = chosen(step.do, facts)
         visit, key = self.visit(), plan.step_key(step, occurrence)
         self._perform_all(
             Work(action, visit, f"{key}-{index}", at, transition=self._transition)
             for index, action in enumerate(step.do)
+            if index in picked
         )
 
     def _perform_all(self, works: Iterable[Work]) -> None:
