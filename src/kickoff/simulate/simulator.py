@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from kickoff.domain import (
     AmendInput,
@@ -163,7 +164,7 @@ def _actions(
             action = entry if isinstance(entry, ScriptedAction) else ScriptedAction.model_validate(entry)
         except ValidationError as exc:
             problems.extend(
-                Problem(("events", index, *error["loc"]), error["msg"])
+                Problem(("events", index, *error["loc"]), _message(error))
                 for error in exc.errors(include_url=False)
             )
             continue
@@ -207,11 +208,16 @@ def _contract(
         contract = Contract.model_validate(body)
     except ValidationError as exc:
         problems.extend(
-            Problem(("contract", *error["loc"]), error["msg"]) for error in exc.errors(include_url=False)
+            Problem(("contract", *error["loc"]), _message(error)) for error in exc.errors(include_url=False)
         )
         return None
     problems.extend(Problem(("contract", loc), msg) for loc, msg in contract_options(pipeline, contract))
     return None if problems else contract
+
+
+def _message(error: ErrorDetails) -> str:
+    """Pydantic's message, without the "Value error, " its validators' messages begin with."""
+    return error["msg"].removeprefix("Value error, ")
 
 
 def contract_options(pipeline: Pipeline, contract: Contract) -> list[tuple[str, str]]:
