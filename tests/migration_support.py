@@ -45,12 +45,13 @@ def typo() -> Snapshot:
 
 
 async def start_on(
-    client: Client, queue: str, contract: Contract, snapshot: Snapshot
+    client: Client, queue: str, contract: Contract, snapshot: Snapshot, started: list[str] = STARTED_RUNS
 ) -> WorkflowHandle[Any, Any]:
-    """A run of ``contract`` started on ``snapshot`` (a version other than the deployed one)."""
+    """A run of ``contract`` started on ``snapshot`` (a version other than the deployed one); its
+    id goes to ``started`` (by default the time-skipping tests' runs to end)."""
     pipeline, version = snapshot
     oid = onboarding_id(pipeline.id_prefix, contract.contract_id)
-    STARTED_RUNS.append(oid)
+    started.append(oid)
     return await client.start_workflow(
         OnboardingWorkflow.run,
         OnboardingInput(onboarding_id=oid, contract=contract, pipeline=pipeline, pipeline_version=version),

@@ -46,6 +46,7 @@ ROUTES = {
     "/tasks/{task_id}/done": {"post"},
     "/pipelines": {"get"},
     "/pipelines/{pipeline_id}": {"get"},
+    "/pipelines/{pipeline_id}/migrate": {"post"},
     "/pipelines/{pipeline_id}/simulate": {"post"},
     "/healthz": {"get"},
     # Staff identity (issue 12).
