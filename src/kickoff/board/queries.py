@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import structlog
 
 from kickoff.board.views import Row
-from kickoff.reports import funnel, stage_times
-from kickoff.reports.charts import funnel_svg, stage_times_svg
+from kickoff.reports import compliance_report, funnel, records_report, stage_times
+from kickoff.reports.charts import compliance_svg, funnel_svg, records_svg, stage_times_svg
 from kickoff.service import OnboardingService, read_views
 
 log = structlog.get_logger(__name__)
@@ -44,11 +44,15 @@ async def board_runs(service: OnboardingService, pipeline: str) -> BoardRuns:
 class Charts:
     funnel: str | None
     stage_times: str | None
+    records: str | None = None
+    """The pipeline's declared record measures (None when it declares none, or they failed)."""
+    compliance: str | None = None
 
 
 async def charts(service: OnboardingService, pipeline: str) -> Charts:
-    """Both report charts as SVG; None for one that cannot be computed now. A chart is an aid:
-    whatever goes wrong in it must not take the board down, so every failure is caught here."""
+    """The report charts as SVG (the funnel, time in stage, and the measures the pipeline
+    declares); None for one that cannot be computed now. A chart is an aid: whatever goes
+    wrong in it must not take the board down, so every failure is caught here."""
 
     async def funnel_chart() -> str | None:
         try:
@@ -64,5 +68,20 @@ async def charts(service: OnboardingService, pipeline: str) -> Charts:
             log.exception("board.report_failed", report="stage_times", pipeline=pipeline)
             return None
 
-    first, second = await asyncio.gather(funnel_chart(), stage_times_chart())
-    return Charts(first, second)
+    async def declared_chart(kind: str) -> str | None:
+        """A chart of the measures the pipeline declares (``reports:``), if it declares any."""
+        spec = service.catalog.get(pipeline)
+        reports = spec.reports if spec is not None else None
+        try:
+            if kind == "records" and reports is not None and reports.records:
+                return records_svg(await records_report(service, pipeline))
+            if kind == "compliance" and reports is not None and reports.compliance:
+                return compliance_svg(await compliance_report(service, pipeline))
+        except Exception:
+            log.exception("board.report_failed", report=kind, pipeline=pipeline)
+        return None
+
+    first, second, records, compliance = await asyncio.gather(
+        funnel_chart(), stage_times_chart(), declared_chart("records"), declared_chart("compliance")
+    )
+    return Charts(first, second, records, compliance)

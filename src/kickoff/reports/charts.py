@@ -13,6 +13,7 @@ from __future__ import annotations
 from html import escape
 
 from kickoff.reports.compute import FunnelReport, StageTimesReport
+from kickoff.reports.measures import ComplianceReport, RecordFigures, RecordsReport
 
 SVG_NS = "http://www.w3.org/2000/svg"
 WIDTH = 720
@@ -168,3 +169,102 @@ def _share_text(report: StageTimesReport) -> str:
         f"Reached a goal stage ({goals}) within 30 days: {percent} %"
         f" of {report.closed_within_30_days_of} onboardings"
     )
+
+
+# ---------------------------------------------------------------- the declared measures
+
+_TRACK_COLOUR = "#e2e8f0"
+_HEADING = 26
+"""Height of a record measure's heading line."""
+
+
+def format_amount(value: float) -> str:
+    """``85 000``, ``1 200.50``: thousands apart with a space, decimals only when there are any."""
+    whole = abs(value - round(value)) < 0.005
+    text = f"{round(value):,}" if whole else f"{value:,.2f}"
+    return text.replace(",", " ")
+
+
+def _group_text(figure: float, records: int, summed: bool) -> str:
+    return f"{format_amount(figure)} (n = {records})" if summed else str(records)
+
+
+def _measure_rows(measure: RecordFigures, top: int) -> tuple[int, list[str], list[str]]:
+    """A record measure's heading and a bar per group (one for all when it is not grouped),
+    from ``top``; the height used, the SVG body and the figures read out."""
+    summed = measure.sum_of is not None
+    total = measure.total if summed and measure.total is not None else float(measure.records)
+    heading = f"{measure.label}: {_group_text(total, measure.records, summed)}"
+    body = [
+        f'<text class="measure" x="0" y="{top + 17}" font-weight="600" fill="currentColor">'
+        f"{_text(heading)}</text>"
+    ]
+    rows = [
+        (group.label, group.sum if summed and group.sum is not None else float(group.records), group.records)
+        for group in measure.groups
+    ] or [("all", total, measure.records)]
+    largest = max(max(figure for _, figure, _ in rows), 0.0)
+    read = []
+    for index, (label, figure, records) in enumerate(rows):
+        y = top + _HEADING + index * _ROW
+        text = _group_text(figure, records, summed)
+        width = _width(max(figure, 0.0), largest)
+        body += [
+            f'<g class="group"><title>{_text(f"{label}: {text}")}</title>',
+            f'<text x="{_LABEL_WIDTH - 8}" y="{y + _BAR - 4}" text-anchor="end" fill="currentColor">'
+            f"{_text(_short(label))}</text>",
+            f'<rect class="bar" x="{_LABEL_WIDTH}" y="{y}" width="{width}" height="{_BAR}"'
+            f' fill="{_BAR_COLOUR}" rx="2"/>',
+            f'<text class="value" x="{_LABEL_WIDTH + width + 6:.1f}" y="{y + _BAR - 4}"'
+            f' fill="currentColor">{_text(text)}</text>',
+            "</g>",
+        ]
+        read.append(f"{label} {text}")
+    return _HEADING + len(rows) * _ROW + 8, body, [f"{heading} ({', '.join(read)})"]
+
+
+def records_svg(report: RecordsReport) -> str:
+    """The pipeline's record measures: per measure its total, then a bar per group (the sum of
+    its field, or its count) labelled with the figure and the number of records."""
+    title = f"Records – {report.pipeline}"
+    if not report.measures:
+        return _no_data(title, "The pipeline declares no record reports")
+    top, body, read = _TOP - 8, list[str](), list[str]()
+    for measure in report.measures:
+        height, rows, figures = _measure_rows(measure, top)
+        top, body, read = top + height, body + rows, read + figures
+    return _svg(title, f"{title}. {'; '.join(read)}", top + _BOTTOM, body)
+
+
+def _compliance_text(met: int, of: int, share: float | None, undecided: int) -> str:
+    later = f", {undecided} not decided yet" if undecided else ""
+    if share is None:
+        return f"no onboarding counts yet{later}"
+    return f"{round(share * 100)} % ({met} of {of}){later}"
+
+
+def compliance_svg(report: ComplianceReport) -> str:
+    """The pipeline's compliance shares: per measure a bar out of 100 %, with the share and
+    how many onboardings it is of (and those not decided yet)."""
+    title = f"Compliance – {report.pipeline}"
+    if not report.measures:
+        return _no_data(title, "The pipeline declares no compliance measures")
+    body: list[str] = []
+    read: list[str] = []
+    for index, measure in enumerate(report.measures):
+        text = _compliance_text(measure.met, measure.of, measure.share, measure.undecided)
+        y, row = _row(index, measure.label, f"{measure.label}: {text}")
+        width = _width(measure.share or 0.0, 1.0)
+        body += [
+            *row,
+            f'<rect class="track" x="{_LABEL_WIDTH}" y="{y}" width="{_BAR_MAX}" height="{_BAR}"'
+            f' fill="{_TRACK_COLOUR}" rx="2"/>',
+            f'<rect class="bar" x="{_LABEL_WIDTH}" y="{y}" width="{width}" height="{_BAR}"'
+            f' fill="{_BAR_COLOUR}" rx="2"/>',
+            f'<text class="value" x="{_LABEL_WIDTH + _BAR_MAX + 6}" y="{y + _BAR - 4}"'
+            f' fill="currentColor">{_text(text)}</text>',
+            "</g>",
+        ]
+        read.append(f"{measure.label}: {text}")
+    summary = f"{title}. {'; '.join(read)}"
+    return _svg(title, summary, _TOP + len(report.measures) * _ROW + _BOTTOM, body)
