@@ -12,14 +12,22 @@ after upgrading to the release that introduced it, and whenever the read model i
 
 Staff accounts and tokens: ``create-user``, ``create-token``, ``disable-user``, ``enable-user``,
 ``ensure-first-admin`` (see ``kickoff.admin_accounts``).
+
+``kickoff-admin pipeline-impact FILE`` is a dry run of an edited pipelines file: for each pipeline
+whose version it changes, the running onboardings by their current version and stage, and what
+adopting the file's version would change for each (``--json`` for the same as data). Nothing is
+changed; ``POST /pipelines/{id}/migrate`` or the board's Pipelines page moves them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,9 +39,12 @@ from kickoff.crypto.fields import sealer_of
 from kickoff.db import Database, migrate
 from kickoff.db.migrate import current_revision
 from kickoff.db.read_model import ReadModelStore
+from kickoff.engine.migration import describe
+from kickoff.pipelines import PipelineCatalog, PipelineError, load_pipelines
 from kickoff.readmodel.from_temporal import RebuildResult, rebuild
+from kickoff.service.migration import PipelineImpact, impacts_of
 from kickoff.settings import get_settings
-from kickoff.temporal import connect
+from kickoff.temporal import connect, deployment_scope
 
 
 async def _migrate() -> str | None:
@@ -80,6 +91,73 @@ async def _rebuild(clear: bool) -> RebuildResult:
         await database.dispose()
 
 
+async def _pipeline_impact(catalog: PipelineCatalog) -> list[PipelineImpact]:
+    settings = get_settings()
+    try:
+        client = await connect()
+    except RuntimeError:  # the SDK's "Failed client connect", whatever the cause
+        raise TemporalUnreachableError from None
+    return await impacts_of(client, deployment_scope(settings.task_queue), catalog, datetime.now(UTC))
+
+
+def impact_lines(source: str, catalog: PipelineCatalog, found: list[PipelineImpact]) -> Iterator[str]:
+    """``pipeline-impact`` for people: per pipeline, its running onboardings on other versions
+    grouped by version and stage, and per onboarding whether it can adopt and what changes."""
+    yield f"Impact of {source} on running onboardings (dry run: nothing is changed)"
+    for pipeline in found:
+        tz = catalog.pipelines[pipeline.pipeline].timezone
+        results = pipeline.results
+        yield ""
+        if not results:
+            yield f"{pipeline.pipeline} -> {pipeline.to_version}: no running onboarding on another version"
+            continue
+        adopt = sum(result.outcome == "can_adopt" for result in results)
+        yield (
+            f"{pipeline.pipeline} -> {pipeline.to_version}: {len(results)} running onboarding(s) on "
+            f"other versions, {adopt} can adopt it"
+        )
+        group: tuple[str | None, str | None] | None = None
+        for result in results:
+            if (result.from_version, result.stage) != group:
+                group = (result.from_version, result.stage)
+                size = sum((r.from_version, r.stage) == group for r in results)
+                yield f"  version {result.from_version or '?'}, stage {result.stage or '?'}: {size}"
+            verdict = {
+                "can_adopt": "can adopt",
+                "cannot_adopt": f"cannot adopt: {result.reason}",
+                "failed": f"could not be asked: {result.reason}",
+            }.get(result.outcome, result.outcome)
+            yield f"    {result.onboarding_id}: {verdict}"
+            changes = describe(result.impact, tz) if result.impact is not None else []
+            yield from (f"      {line}" for line in changes)
+            if result.impact is not None and not changes:
+                yield "      nothing it still owes changes"
+
+
+def _print_pipeline_impact(path: Path, as_json: bool) -> int:
+    try:
+        catalog = load_pipelines(path)
+    except PipelineError as err:
+        print(f"kickoff-admin: {err}", file=sys.stderr)
+        return 2
+    found = asyncio.run(_pipeline_impact(catalog))
+    if as_json:
+        print(
+            json.dumps([pipeline.model_dump(mode="json") for pipeline in found], indent=2, ensure_ascii=False)
+        )
+    else:
+        print("\n".join(impact_lines(path.name, catalog, found)))
+    unanswered = [r.onboarding_id for p in found for r in p.results if r.outcome == "failed"]
+    if unanswered:
+        print(
+            f"kickoff-admin: {len(unanswered)} running onboardings did not answer (is a worker up?): "
+            + ", ".join(unanswered[:20]),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv)
@@ -107,6 +185,12 @@ def _run(argv: list[str] | None) -> int:
         "rebuild-read-model", help="rebuild the staff views' read model from Temporal (idempotent)"
     )
     rebuilding.add_argument("--clear", action="store_true", help="empty the read model first")
+    impact = commands.add_parser(
+        "pipeline-impact",
+        help="dry run: what a pipelines file would change for the running onboardings (nothing changes)",
+    )
+    impact.add_argument("file", type=Path, help="the edited pipelines file")
+    impact.add_argument("--json", action="store_true", help="print the impact as JSON")
     admin_accounts.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command in admin_accounts.COMMANDS:
@@ -140,6 +224,8 @@ def _run(argv: list[str] | None) -> int:
                 )
                 return 1
             return 0
+        case "pipeline-impact":
+            return _print_pipeline_impact(args.file, args.json)
         case _:  # argparse refuses unknown commands before this
             parser.error(f"unknown command {args.command}")
 

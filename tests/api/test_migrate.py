@@ -1,10 +1,14 @@
 """POST /pipelines/{id}/migrate over real HTTP on the dev server: a dry run says what adopting the
 current version changes for each running onboarding, a migration moves those that can (timeline,
-KickoffPipelineVersion, audit log) and refuses the others with the reason; only admins may."""
+KickoffPipelineVersion, audit log) and refuses the others with the reason; only admins may.
+``kickoff-admin pipeline-impact`` says the same for an edited file from the command line."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +22,7 @@ from kickoff.temporal import deployment_scope
 from tests.accounts import ADMIN, STAFF, StaffAccount
 from tests.api.conftest import PAST_DELIVERY, Kickoff
 from tests.migration_support import FIXED, TYPO, Snapshot, current, start_on, variant
+from tests.store.test_admin import admin
 from tests.support import eventually, make_contract
 
 PARKED = "paused"
@@ -191,3 +196,64 @@ async def test_staff_may_not_migrate(kickoff: Kickoff, database: Database) -> No
     )
     assert answer.status_code == 403, answer.text
     assert "admin" in answer.json()["detail"]
+
+
+# ---------------------------------------------------------------- kickoff-admin pipeline-impact
+
+
+def _cli_env(kickoff: Kickoff, key_env: dict[str, str]) -> dict[str, str]:
+    settings = kickoff.api.settings
+    return {
+        **key_env,
+        "KICKOFF_TEMPORAL_ADDRESS": kickoff.api.client.service_client.config.target_host,
+        "KICKOFF_TASK_QUEUE": settings.task_queue,
+        "KICKOFF_DATA_DIR": str(settings.data_dir),
+    }
+
+
+async def test_pipeline_impact_lists_running_onboardings_and_what_adopting_changes(
+    kickoff: Kickoff, key_env: dict[str, str]
+) -> None:
+    """``kickoff-admin pipeline-impact pipelines.yaml`` lists the onboardings on another version
+    by version and stage, says which can adopt and what changes, as text and as JSON; nothing moves."""
+    waiting, parked = await _start_old(kickoff), await _start_old(kickoff, park=True)
+    env = _cli_env(kickoff, key_env)
+    done = await asyncio.to_thread(admin, "pipeline-impact", "pipelines.yaml", env=env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "Impact of pipelines.yaml on running onboardings (dry run: nothing is changed)"
+    assert f"  version {OLD[1]}, stage onboarding: " in done.stdout
+    at = lines.index(f"    {waiting}: can adopt")
+    assert lines[at + 1] == "      template booking_reminder changed (sv)"
+    [refused] = [line for line in lines if line.startswith(f"    {parked}: cannot adopt: ")]
+    assert f"'{PARKED}'" in refused
+
+    as_json = await asyncio.to_thread(admin, "pipeline-impact", "pipelines.yaml", "--json", env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    [assist] = [p for p in json.loads(as_json.stdout) if p["pipeline"] == "assist-se"]
+    assert assist["to_version"] == current()[1]
+    results = {r["onboarding_id"]: r for r in assist["results"]}
+    assert (results[waiting]["outcome"], results[parked]["outcome"]) == ("can_adopt", "cannot_adopt")
+    assert (await kickoff.state(waiting))["pipeline_version"] == OLD[1]
+
+
+@pytest.mark.parametrize(
+    ("file", "env", "code", "says"),
+    [
+        pytest.param(
+            "pipelines.yaml",
+            {"KICKOFF_TEMPORAL_ADDRESS": "127.0.0.1:9", "KICKOFF_DATABASE_URL": ""},
+            1,
+            "Temporal did not answer",
+            id="temporal-down",
+        ),
+        pytest.param("no-such.yaml", {}, 2, "cannot read", id="no-file"),
+    ],
+)
+def test_pipeline_impact_says_clearly_what_it_could_not_do(
+    tmp_path: Path, file: str, env: dict[str, str], code: int, says: str
+) -> None:
+    """Temporal out of reach (exit 1) or a file that cannot be read (exit 2): said on stderr."""
+    done = admin("pipeline-impact", file, env={"KICKOFF_DATA_DIR": str(tmp_path), **env})
+    assert done.returncode == code, done.stdout
+    assert says in done.stderr

@@ -36,6 +36,7 @@ from kickoff.engine.messages import Work
 from kickoff.engine.rules import NotNow, is_finished
 from kickoff.engine.run import Run
 from kickoff.pipelines.model import Action, Deadline, Pipeline, Step
+from kickoff.schedule import format_local
 
 Change = Literal["added", "removed", "changed"]
 StepChangeKind = Literal["added", "removed", "moved", "changed"]
@@ -300,6 +301,45 @@ def check_queue(queue: Iterable[Work], new: Pipeline) -> list[str]:
         if action.move is not None and action.move not in new.stage_ids():
             reasons.append(f"a queued move to {action.move!r} has no such stage in the new version")
     return reasons
+
+
+def describe(found: Impact, timezone: str) -> list[str]:
+    """What adopting changes, one line per change, moments at local time in ``timezone`` (for
+    ``kickoff-admin pipeline-impact`` and the board's results)."""
+    lines: list[str] = []
+    for step in found.steps:
+        what = f"{step.kind} {step.key} ({step.summary})"
+        at_once = " - at once on adopting" if step.at_once else ""
+        match step.change:
+            case "added":
+                lines.append(f"{what} added: {_when(step.new_at, timezone)}{at_once}")
+            case "removed":
+                lines.append(f"{what} removed (was {_when(step.old_at, timezone)})")
+            case "moved":
+                moved = f"{_when(step.old_at, timezone)} -> {_when(step.new_at, timezone)}"
+                lines.append(f"{what} moved: {moved}{at_once}")
+            case "changed":
+                lines.append(f"{what} changed, same moment ({_when(step.new_at, timezone)})")
+    lines += [
+        f"template {change.template} {change.change} ({', '.join(change.languages)})"
+        for change in found.templates
+    ]
+    for stage in found.stages:
+        parts = f": {', '.join(stage.what)}" if stage.what else ""
+        done = (
+            " (its entry actions are done for this visit)"
+            if stage.current and "on_enter" in stage.what
+            else ""
+        )
+        lines.append(f"stage {stage.stage} {stage.change}{parts}{done}")
+    lines += [f"event {event.name} {event.change}" for event in found.events]
+    if found.other:
+        lines.append(f"also changed: {', '.join(found.other)}")
+    return lines
+
+
+def _when(moment: datetime | None, timezone: str) -> str:
+    return format_local(moment, timezone) if moment is not None else "not scheduled yet"
 
 
 # ---------------------------------------------------------------------------- the change

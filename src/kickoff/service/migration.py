@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Literal, TypeVar
 
 import structlog
@@ -284,3 +285,31 @@ async def move(
         results=results,
         counts=dict(Counter(result.outcome for result in results)),
     )
+
+
+class PipelineImpact(BaseModel):
+    """For one pipeline of a pipelines file: its running onboardings on another version than the
+    file's, and what adopting the file's version would change for each (``kickoff-admin
+    pipeline-impact``)."""
+
+    pipeline: str
+    to_version: str
+    """The version the file gives the pipeline."""
+    results: list[MigrationResult]
+    """One per running onboarding on another version, by version, stage and id."""
+
+
+async def impacts_of(
+    client: Client, scope: str, catalog: PipelineCatalog, now: datetime
+) -> list[PipelineImpact]:
+    """A dry run of a whole pipelines file: nothing is changed."""
+    found: list[PipelineImpact] = []
+    for pipeline_id, pipeline in catalog.pipelines.items():
+        version = catalog.version(pipeline_id)
+        runs = [
+            run for run in await running(client, running_query(scope, pipeline_id)) if run.version != version
+        ]
+        runs.sort(key=lambda run: (run.version or "", run.stage or "", run.id))
+        results = await each(runs, partial(assess, client, new=pipeline, new_version=version, now=now))
+        found.append(PipelineImpact(pipeline=pipeline_id, to_version=version, results=results))
+    return found
