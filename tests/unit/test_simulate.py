@@ -353,3 +353,37 @@ def test_the_window_must_hold_the_script_and_be_a_few_years_at_most():
     with pytest.raises(InvalidInputError) as excinfo:
         plan(until=date(2033, 1, 1))
     assert problems(excinfo)[("until",)].startswith("a preview spans at most")
+
+
+def test_the_timeline_is_well_formed_svg_with_a_band_per_stage_visit():
+    """The board's picture: XML that parses, one band per visit (a stage keeps its colour), and
+    a mark with its tooltip per mail and per refused action."""
+    import xml.etree.ElementTree as ET
+
+    from kickoff.simulate.timeline import timeline_svg
+
+    events = [
+        {"at": "2027-05-06", "event": "park", "payload": {"reason": "Semester", "until": "2027-05-10"}},
+        {"at": "2027-05-07", "event": "park", "payload": {"reason": "Igen"}},
+    ]
+    svg = ET.fromstring(timeline_svg(plan(events=events, until=date(2027, 5, 12))))  # noqa: S314 - our own markup
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    bands = svg.findall(".//svg:g[@class='stage']", ns)
+    assert [band.get("data-stage") for band in bands] == [
+        "new",
+        "onboarding",
+        "manual_follow_up",
+        "onboarding",
+    ]
+    colours = [band.find("svg:rect", ns).get("fill") for band in bands]  # type: ignore[union-attr]
+    assert colours[1] == colours[3] != colours[2]
+    [welcome] = svg.findall(".//svg:g[@class='mark mail']", ns)
+    assert (
+        welcome.findtext("svg:title", namespaces=ns)
+        == "Tue 2027-05-04 08:00 CEST: mail welcome to main_user in sv"
+    )
+    [refused] = svg.findall(".//svg:g[@class='mark action refused']", ns)
+    assert "park refused: park is not accepted in stage 'manual_follow_up'" in (
+        refused.findtext("svg:title", namespaces=ns) or ""
+    )
+    assert svg.get("role") == "img"
