@@ -247,7 +247,7 @@ async def move(
     pipeline_id: str,
     *,
     from_version: str,
-    to_version: str,
+    to_version: str | None,
     stages: Sequence[str] | None = None,
     onboardings: Sequence[str] | None = None,
     dry_run: bool,
@@ -256,18 +256,18 @@ async def move(
 ) -> MigrationReport:
     """Assess (``dry_run``) or migrate the running onboardings of ``pipeline_id`` on
     ``from_version`` (only those in ``stages``, or among ``onboardings``, when given) to
-    ``to_version``, which must be the version this deployment's catalog has now."""
+    ``to_version``, which must be the version this deployment's catalog has now (None: that one)."""
     new = catalog.get(pipeline_id)
     if new is None:
         raise NotFoundError(f"no pipeline {pipeline_id!r} (pipelines: {', '.join(catalog.pipelines)})")
     current = catalog.version(pipeline_id)
-    if to_version != current:
+    if to_version is not None and to_version != current:
         raise ConflictError(
             f"to_version {to_version} is not the current version of {pipeline_id}: the current "
             f"version is {current}, and running onboardings can only move to it"
         )
-    if from_version == to_version:
-        raise UnprocessableError(f"from_version and to_version are both {to_version}: nothing would move")
+    if from_version == current:
+        raise UnprocessableError(f"from_version and to_version are both {current}: nothing would move")
     query = running_query(scope, pipeline_id, version=from_version, stages=stages, onboardings=onboardings)
     runs = await running(client, query)
 
@@ -280,7 +280,7 @@ async def move(
     return MigrationReport(
         pipeline=pipeline_id,
         from_version=from_version,
-        to_version=to_version,
+        to_version=current,
         dry_run=dry_run,
         results=results,
         counts=dict(Counter(result.outcome for result in results)),
