@@ -100,7 +100,8 @@ class Firing(Moment):
     stage: str
     due: Moment
     skipped: bool
-    """It did nothing: the checklist it waits for (``unless_ticked``) was complete."""
+    """It did nothing: the checklist it waits for (``unless_ticked``) was complete, or its
+    condition (``if``) did not hold at its moment; ``changes.notes`` says which."""
     changes: Changes
 
 

@@ -311,8 +311,11 @@ class _Simulator:
             flush_mail(run, now, self._send)
             kind: Literal["step", "deadline"] = "deadline" if isinstance(step, Deadline) else "step"
             cause = f"{kind} {step.key}"
-            skipped = any(event == "step_skipped" for _, event, _ in self._added(mark))
-            summary = step.summary + (" (skipped: its checklist is complete)" if skipped else "")
+            why = [detail for _, event, detail in self._added(mark) if event == "step_skipped"]
+            skipped = bool(why)
+            # The engine says why: its checklist is complete, or its condition does not hold.
+            reason = why[0].removeprefix(f"{step.summary}: ") if why else ""
+            summary = f"{step.summary} (skipped: {reason})" if skipped else step.summary
             self._entry(now, "skipped" if skipped else kind, summary, cause)
             changes = self._changes(mark, cause)
             self.firings.append(self._firing(step, kind, stage, due, now, skipped, changes))
