@@ -89,8 +89,8 @@ def pakkepilot(s: Script) -> None:
 
 def kundprocess(s: Script) -> None:
     """A customer card ticked in week 1 (its overdue step is skipped), the delivery programme, a
-    partnership with an opportunity, a churn risk, the renewal deadline and both recurring steps
-    (two continue-as-new), ended by the customer."""
+    partnership with a small and a large opportunity, a churn risk, the renewal deadline and both
+    recurring steps (two continue-as-new), ended by the customer."""
     s.contract = {"delivery_start": s.day(0), "language": "en", "dates": {"renewal": s.day(140)}}
     s.act(1, event="contact_logged", payload={"channel": "phone", "summary": "Intro"})
     s.act(2, event="start_delivery")  # refused: the customer card is not complete
@@ -101,6 +101,10 @@ def kundprocess(s: Script) -> None:
     s.act(9, event="start_delivery")
     s.act(70, event="opportunity_logged", payload={
         "title": "Fler licenser", "value": 250000, "expected_on": s.day(100), "status": "pipeline",
+    })  # fmt: skip
+    # A large one: where the pipeline says so, the sales team is involved.
+    s.act(72, event="opportunity_logged", payload={
+        "title": "Koncernavtal", "value": 600000, "expected_on": s.day(120), "status": "pipeline",
     })  # fmt: skip
     s.act(75, event="churn_risk", payload={"reason": "Ny VD"})
     s.act(158, event="partnership_ended", payload={"reason": "Uppköpta"})
