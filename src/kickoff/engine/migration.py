@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from kickoff.domain import OnboardingState
 from kickoff.engine import plan
@@ -44,7 +44,13 @@ MIGRATED = "pipeline_migrated"
 """The timeline entry a migration records."""
 
 
-class StepChange(BaseModel):
+class Documented(BaseModel):
+    """Attribute docstrings become the OpenAPI schema's descriptions."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+class StepChange(Documented):
     """A step the run owes (or owed) in its current stage that the new version changes."""
 
     key: str
@@ -61,7 +67,7 @@ class StepChange(BaseModel):
     performs it at once."""
 
 
-class StageChange(BaseModel):
+class StageChange(Documented):
     """A stage the new version adds, removes or changes (``what``: which parts)."""
 
     stage: str
@@ -73,14 +79,14 @@ class StageChange(BaseModel):
     changed ``on_enter`` applies from the next entry); its schedule is in ``steps``."""
 
 
-class NamedChange(BaseModel):
+class NamedChange(Documented):
     """An event the new version adds, removes or changes."""
 
     name: str
     change: Change
 
 
-class TemplateChange(BaseModel):
+class TemplateChange(Documented):
     """A mail template whose texts differ, in the languages listed."""
 
     template: str
@@ -88,7 +94,7 @@ class TemplateChange(BaseModel):
     languages: list[str]
 
 
-class Impact(BaseModel):
+class Impact(Documented):
     """What adopting the new version would change for one running onboarding."""
 
     onboarding_id: str

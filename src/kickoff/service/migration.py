@@ -19,13 +19,12 @@ from functools import partial
 from typing import Literal, TypeVar
 
 import structlog
-from pydantic import BaseModel
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from kickoff import search_attributes as sa
 from kickoff.domain import MigrateInput, OnboardingState
-from kickoff.engine.migration import Impact, impact
+from kickoff.engine.migration import Documented, Impact, impact
 from kickoff.pipelines import Pipeline, PipelineCatalog
 from kickoff.service.errors import (
     ConflictError,
@@ -52,7 +51,7 @@ Outcome = Literal["can_adopt", "cannot_adopt", "migrated", "refused", "failed"]
 run's validator said why) or ``failed`` (no answer, nothing known to have changed)."""
 
 
-class MigrationResult(BaseModel):
+class MigrationResult(Documented):
     """One running onboarding: what adopting the new version changes, and what became of it."""
 
     onboarding_id: str
@@ -65,7 +64,7 @@ class MigrationResult(BaseModel):
     """None when the run could not be asked (``failed``)."""
 
 
-class VersionCount(BaseModel):
+class VersionCount(Documented):
     """How many running onboardings of a pipeline follow one version."""
 
     version: str
@@ -99,16 +98,21 @@ def running_query(
     pipeline: str,
     *,
     version: str | None = None,
+    not_version: str | None = None,
     stages: Sequence[str] | None = None,
     onboardings: Sequence[str] | None = None,
 ) -> str:
     """The visibility query for this deployment's running onboardings of ``pipeline`` (on
-    ``version``, in ``stages``, among ``onboardings``, as far as given)."""
+    ``version``, or on any but ``not_version``, in ``stages``, among ``onboardings``, as far as
+    given)."""
     [pipeline] = _checked(STAGE, [pipeline], "pipeline id")
     clauses = [scope, f"{sa.PIPELINE.name} = '{pipeline}'", "ExecutionStatus = 'Running'"]
     if version is not None:
         [version] = _checked(VERSION, [version], "version")
         clauses.append(f"{sa.PIPELINE_VERSION.name} = '{version}'")
+    if not_version is not None:
+        [not_version] = _checked(VERSION, [not_version], "version")
+        clauses.append(f"{sa.PIPELINE_VERSION.name} != '{not_version}'")
     if stages:
         clauses.append(f"{sa.STAGE.name} IN ({_quoted(_checked(STAGE, stages, 'stage id'))})")
     if onboardings:
@@ -227,7 +231,7 @@ async def each(runs: Sequence[Running], ask: Callable[[Running], Awaitable[T]]) 
 # ---------------------------------------------------------------- one request
 
 
-class MigrationReport(BaseModel):
+class MigrationReport(Documented):
     """A dry run or a migration of a pipeline's running onboardings on one version."""
 
     pipeline: str
@@ -287,7 +291,7 @@ async def move(
     )
 
 
-class PipelineImpact(BaseModel):
+class PipelineImpact(Documented):
     """For one pipeline of a pipelines file: its running onboardings on another version than the
     file's, and what adopting the file's version would change for each (``kickoff-admin
     pipeline-impact``)."""
@@ -306,9 +310,7 @@ async def impacts_of(
     found: list[PipelineImpact] = []
     for pipeline_id, pipeline in catalog.pipelines.items():
         version = catalog.version(pipeline_id)
-        runs = [
-            run for run in await running(client, running_query(scope, pipeline_id)) if run.version != version
-        ]
+        runs = await running(client, running_query(scope, pipeline_id, not_version=version))
         runs.sort(key=lambda run: (run.version or "", run.stage or "", run.id))
         results = await each(runs, partial(assess, client, new=pipeline, new_version=version, now=now))
         found.append(PipelineImpact(pipeline=pipeline_id, to_version=version, results=results))

@@ -28,7 +28,7 @@ Version = Annotated[str, Field(pattern=VERSION.pattern, examples=["3f9a1c0b7d2e"
 class MigrationRequest(BaseModel):
     """Which running onboardings to move, from which version to which, and whether only to look."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     from_version: Version
     """The version the onboardings follow now (``KickoffPipelineVersion``)."""
