@@ -71,6 +71,7 @@ async def test_a_preview_answers_the_plan_in_local_time(served):
     """200: stages, tasks, mails and steps in Stockholm time, and what the booking changed."""
     response = await simulate(served, {"contract": CONTRACT, "from": "2027-04-28", "events": [BOOKED]})
     assert response.status_code == 200, response.text
+    assert response.headers["Cache-Control"] == "no-store"  # it names the main user; nothing keeps it
     plan = response.json()
     assert (plan["pipeline"], plan["onboarding_id"], plan["ended"], plan["status"]) == (
         "assist-se", "SE-C-2001", "goal", "completed",
@@ -184,3 +185,13 @@ async def test_bad_dates_are_422(served, body, loc, reason):
     assert response.status_code == 422, response.text
     assert loc in locs(response)
     assert reason in refusal(response)
+
+
+async def test_a_preview_with_an_idempotency_key_is_run_again_not_replayed(served):
+    """Its answer is marked no-store, so the Idempotency-Key middleware keeps no copy of it."""
+    keyed = {**AUTH, "Idempotency-Key": "preview-1"}
+    first = await simulate(served, {"contract": CONTRACT}, headers=keyed)
+    again = await simulate(served, {"contract": CONTRACT}, headers=keyed)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert "Idempotent-Replayed" not in again.headers
+    assert again.json() == first.json()

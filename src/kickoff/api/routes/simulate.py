@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
@@ -69,11 +69,16 @@ def _problems(refused: InvalidInputError) -> list[dict[str, Any]]:
         ),
     },
 )
-def simulate(pipeline_id: str, body: SimulationIn, context: Context, who: Reading) -> Simulation:
+def simulate(
+    pipeline_id: str, body: SimulationIn, response: Response, context: Context, who: Reading
+) -> Simulation:
     """Preview what the pipeline does for a contract, and when: every stage change, task, mail
     and step in the pipeline's local time, and what each scripted action changes or why the
     run refuses it. Nothing is started or stored."""
     # A plain function: FastAPI runs it in its thread pool, so a long preview never stalls the loop.
+    # The plan repeats the contract's main user (a mail's recipient): no cache keeps it, nor does
+    # the Idempotency-Key middleware (a preview changes nothing, so a retry simply runs again).
+    response.headers["Cache-Control"] = "no-store"
     try:
         ContractIn.model_validate(body.contract)  # the bounds of POST /contracts
     except ValidationError as exc:
