@@ -12,7 +12,7 @@ learns (conditions, new actions) shows in the preview as it would in a run;
 
 from __future__ import annotations
 
-from collections import Counter
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -29,6 +29,7 @@ from kickoff.domain import (
     SendMailResult,
     Task,
     TickInput,
+    TimelineEntry,
     onboarding_id,
 )
 from kickoff.engine import Invalid, Mail, NotNow, Refusal, Run, Unknown, rules
@@ -244,14 +245,20 @@ def contract_options(pipeline: Pipeline, contract: Contract) -> list[tuple[str, 
 
 @dataclass(frozen=True)
 class _Mark:
-    """What the run had before a transition, to tell what the transition changed."""
+    """What the run had before a transition, to tell what the transition changed. Lists the run
+    only appends to are marked by their length; the timeline, kept in time order, by the
+    entries from ``since`` on (a transition writes nothing dated before the stage it starts in
+    was entered), so a long preview is not quadratic in its history."""
 
     visits: int = 0
-    tasks: Mapping[str, str] = field(default_factory=dict)
+    tasks: int = 0
+    open: tuple[Task, ...] = ()
     emails: int = 0
     sent: int = 0
     anchors: Mapping[str, datetime] = field(default_factory=dict)
-    timeline: Counter[tuple[datetime, str, str]] = field(default_factory=Counter)
+    since: datetime | None = None
+    tail: frozenset[int] = frozenset()
+    """``id()`` of the timeline's entries from ``since`` on (None: the timeline was empty)."""
 
 
 class _Simulator:
@@ -425,18 +432,27 @@ class _Simulator:
 
     def _mark(self) -> _Mark:
         state = self.run.state
+        since = state.stage_entered_at
         return _Mark(
             visits=len(state.visits),
-            tasks={task.id: task.status for task in state.tasks},
+            tasks=len(state.tasks),
+            open=tuple(state.open_tasks()),
             emails=len(state.emails),
             sent=len(self.sent),
             anchors=dict(state.anchors),
-            timeline=Counter((e.at, e.event, e.detail) for e in state.timeline),
+            since=since,
+            tail=frozenset(id(entry) for entry in self._timeline_from(since)),
         )
 
+    def _timeline_from(self, since: datetime | None) -> list[TimelineEntry]:
+        timeline = self.run.state.timeline
+        start = 0 if since is None else bisect.bisect_left(timeline, since, key=lambda entry: entry.at)
+        return timeline[start:]
+
     def _added(self, mark: _Mark) -> list[tuple[datetime, str, str]]:
-        now = Counter((e.at, e.event, e.detail) for e in self.run.state.timeline)
-        return sorted((now - mark.timeline).elements())
+        """The timeline entries written since ``mark``, in time order."""
+        added = [e for e in self._timeline_from(mark.since) if id(e) not in mark.tail]
+        return [(e.at, e.event, e.detail) for e in added]
 
     def _changes(self, mark: _Mark, cause: str) -> Changes:
         """What changed since ``mark``, recorded under ``cause`` (and as plan entries)."""
@@ -456,14 +472,14 @@ class _Simulator:
             changes.stages.append(change)
             self.stages.append(change)
             self._entry(visit.entered_at, "stage", f"{label} ({visit.stage})", cause, visit.stage)
-        for task in state.tasks:
-            was = mark.tasks.get(task.id)
-            if was is None:
-                self.task_causes[task.id] = cause
-                changes.tasks_created.append(TaskRef(id=task.id, title=task.title))
-                text = f"{task.title} · {self._who(task)} · due {self._local(task.due_at)}"
-                self._entry(task.created_at, "task", text, cause, task.stage)
-            if was != "done" and task.status == "done" and task.done_at is not None:
+        created = state.tasks[mark.tasks :]
+        for task in created:
+            self.task_causes[task.id] = cause
+            changes.tasks_created.append(TaskRef(id=task.id, title=task.title))
+            text = f"{task.title} · {self._who(task)} · due {self._local(task.due_at)}"
+            self._entry(task.created_at, "task", text, cause, task.stage)
+        for task in [*mark.open, *created]:
+            if task.status == "done" and task.done_at is not None:
                 changes.tasks_closed.append(TaskRef(id=task.id, title=task.title))
                 how = (task.resolution or "done").replace("_", " ")
                 self._entry(task.done_at, "task_done", f"{task.title} · {how}", cause, task.stage)
