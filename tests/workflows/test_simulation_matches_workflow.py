@@ -208,7 +208,8 @@ def assert_same_plan(state: OnboardingState, sim: Simulation, refusals: list[str
 
     sent = [(m.template, m.to, m.language) for m in state.emails]
     assert sent == [(m.template, m.to, m.language) for m in sim.mails]
-    assert all(near(m.sent_at, p.at) for m, p in zip(state.emails, sim.mails, strict=True))
+    moments = [(m.template, m.sent_at, p.at) for m, p in zip(state.emails, sim.mails, strict=True)]
+    assert all(near(sent, planned) for _, sent, planned in moments), moments
 
     assert refusals == [outcome.refusal for outcome in sim.script]
     assert (state.stage, state.status) == (sim.stage, sim.status)
