@@ -96,6 +96,7 @@ async def test_pipelines_lists_the_four_pipelines_with_their_versions(kickoff: K
         "kickoff_held",
         "go_live",
         "call_logged",
+        "campaign_announced",
         "issue_reported",
     ]
     assert [stage["id"] for stage in pakkepilot["stages"]] == [
@@ -138,13 +139,14 @@ async def test_pipeline_shows_its_full_definition_and_calendar(kickoff: Kickoff)
         },
     }
     deadline = next(d for d in body["deadlines"] if d["key"] == "overdue-day-10")
-    assert [d["key"] for d in body["deadlines"]] == ["kickoff-overdue", "overdue-day-10"]
+    assert [d["key"] for d in body["deadlines"]] == ["kickoff-overdue", "overdue-day-10", "campaign-capacity"]
     assert deadline["key"] == "overdue-day-10"
     assert deadline["at"] == {
         "anchor": "kickoff_held",
         "days": 10,
         "unit": "business_days",
         "time": "08:00:00",
+        "before": False,
     }
     assert deadline["in_stages"] == ["access", "integration", "testing", "training"]
     assert body["events"]["kickoff_held"]["payload"]["held_at"]["type"] == "datetime"

@@ -178,7 +178,11 @@ def test_version_changes_when_any_field_changes(old: str, new: str) -> None:
         ("kundprocess-se", "categories: [public, de_facto]", "categories: [public]"),
         ("kundprocess-se", "renewal: Avtalets förnyelsedatum", "renewal: Förnyelsedatum"),
         ("kundprocess-se", "days: 13, unit: weeks", "days: 12, unit: weeks"),
-        ("kundprocess-se", "record: opportunities", "record: chances"),
+        (
+            "kundprocess-se",
+            "record: opportunities\n",
+            "record: opportunities\n        stamps: [last_opportunity]\n",
+        ),
         (
             "wisenetwork-fi",
             "labels: {en: Accountant training}, default: false}",
