@@ -90,7 +90,9 @@ async def test_the_welcome_call_task_is_there_as_onboarding_begins_even_while_sm
     """assist-se with its delivery started: the welcome-call task (listed after the welcome mail in
     pipelines.yaml) is created on entering onboarding, whether or not the relay takes the mail."""
     api, smtp_down = api_with_relay
-    payload = contract_payload(delivery_start=(local_today() - timedelta(days=1)).isoformat())
+    # Two days back: onboarding begins at 08:00 the day after delivery, which has passed at any
+    # time of day (one day back, it lies ahead until 08:00 Stockholm time).
+    payload = contract_payload(delivery_start=(local_today() - timedelta(days=2)).isoformat())
     created = await api.post_contract(payload)
     assert created.status_code == 202, created.text
     oid = created.json()["id"]

@@ -211,7 +211,7 @@ async def _run_with_kills(client: Client, queue: str, workers: Workers) -> list[
     loop = asyncio.get_running_loop()
     began = loop.time()
     for _ in range(ONBOARDINGS):
-        inp = onboarding_input(make_contract(delivery_start=(today - timedelta(days=1)).isoformat()))
+        inp = onboarding_input(make_contract(delivery_start=(today - timedelta(days=2)).isoformat()))
         handles.append(
             await client.start_workflow(OnboardingWorkflow.run, inp, id=inp.onboarding_id, task_queue=queue)
         )

@@ -20,7 +20,7 @@ from tests.support import end_run, eventually, local_date, make_contract, onboar
 
 async def _start(ts_env, task_queue, started_runs):
     now = await ts_env.get_current_time()
-    inp = onboarding_input(make_contract(delivery_start=(local_date(now) - timedelta(days=1)).isoformat()))
+    inp = onboarding_input(make_contract(delivery_start=(local_date(now) - timedelta(days=2)).isoformat()))
     started_runs.append(inp.onboarding_id)
     return await ts_env.client.start_workflow(
         OnboardingWorkflow.run, inp, id=inp.onboarding_id, task_queue=task_queue

@@ -37,7 +37,9 @@ async def test_failing_writes_block_nothing_and_the_run_still_completes(
         activities=[mail_activities.send_mail, failing_write],
     ):
         now = await ts_env.get_current_time()
-        delivery = local_date(now) - timedelta(days=1)
+        # Two days back: onboarding begins at 08:00 the day after delivery, which has passed
+        # at any time of day (one day back, it lies ahead until 08:00 local).
+        delivery = local_date(now) - timedelta(days=2)
         handle = await start_run(ts_env, task_queue, make_contract(delivery_start=delivery.isoformat()))
         # Ten minutes with the database down: the run retries, backing off, the newest state first.
         await ts_env.sleep(timedelta(minutes=10))

@@ -61,7 +61,7 @@ async def test_an_old_run_still_takes_the_shorthand_events(
     # Exactly the JSON an old release sent (no keys it did not know), with a fresh id and dates.
     old = recorded_input().model_dump(mode="json", exclude_unset=True, by_alias=True)
     contract_id = f"C-{uuid.uuid4().hex[:8]}"
-    old["contract"].update(contract_id=contract_id, delivery_start=str(local_date(now) - timedelta(days=1)))
+    old["contract"].update(contract_id=contract_id, delivery_start=str(local_date(now) - timedelta(days=2)))
     old["onboarding_id"] = f"SE-{contract_id}"
     STARTED_RUNS.append(old["onboarding_id"])
     handle = await ts_env.client.start_workflow(

@@ -46,10 +46,15 @@ def _epoch_us_postgresql(element: epoch_us, compiler: SQLCompiler, **kw: Any) ->
 @compiles(epoch_us, "sqlite")
 def _epoch_us_sqlite(element: epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
     # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC, see kickoff.db.database.utc_aware):
-    # whole seconds from strftime, the six digits after the point as they are. julianday()
-    # would round to about 50 µs and could move a visit across the 30-day line.
+    # whole seconds of the first 19 characters, then the six digits after the point as they
+    # are. The fraction is cut off before strftime sees it: SQLite parses a time to the
+    # millisecond, so .9995 s and more would round up to the next second. julianday() would
+    # round to about 50 µs and could move a visit across the 30-day line.
     moment = compiler.process(element.clauses, **kw)
-    return f"(CAST(strftime('%s', {moment}) AS INTEGER) * 1000000 + CAST(substr({moment}, 21, 6) AS INTEGER))"
+    return (
+        f"(CAST(strftime('%s', substr({moment}, 1, 19)) AS INTEGER) * 1000000"
+        f" + CAST(substr({moment}, 21, 6) AS INTEGER))"
+    )
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 from sqlalchemy import BigInteger, ColumnElement, FromClause, String, and_, case, column, func, select, values
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from kickoff.db.database import Database
 from kickoff.db.schema import read_anchors, read_onboardings, read_record_fields, read_records
-from kickoff.db.stage_times import SHOWN
+from kickoff.db.stage_times import SHOWN, epoch_us
 from kickoff.engine.plan import closed_days
 from kickoff.pipelines import Pipeline
 from kickoff.pipelines.reports import (
@@ -45,31 +42,6 @@ from kickoff.service import OnboardingService
 from kickoff.service.read_views import database_answers, store_of
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class epoch_us(FunctionElement[int]):  # noqa: N801 (a SQL function, named as one)
-    """A stored moment as whole microseconds since 1970-01-01 UTC (as
-    ``kickoff.db.stage_times.epoch_us``, whose SQLite form is a second off for a fraction of
-    .9995 and more: SQLite parses a time to milliseconds, so the fraction is cut off first)."""
-
-    type = BigInteger()
-    inherit_cache = True
-
-
-@compiles(epoch_us, "postgresql")
-def _epoch_us_postgresql(element: epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) * 1000000 AS BIGINT)"
-
-
-@compiles(epoch_us, "sqlite")
-def _epoch_us_sqlite(element: epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
-    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): whole seconds of the first 19 characters,
-    # then the six digits after the point as they are.
-    moment = compiler.process(element.clauses, **kw)
-    return (
-        f"(CAST(strftime('%s', substr({moment}, 1, 19)) AS INTEGER) * 1000000"
-        f" + CAST(substr({moment}, 21, 6) AS INTEGER))"
-    )
 
 
 NONE_LABEL = "(none)"
