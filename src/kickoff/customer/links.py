@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import RowMapping, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kickoff.crypto.fields import ERASED, UNREADABLE, FieldSealer
@@ -97,15 +97,7 @@ class CustomerLinks:
         query = select(customer_links).where(customer_links.c.token_hash == token_hash(token))
         async with self.database.engine.connect() as db:
             row = (await db.execute(query)).mappings().first()
-        if row is None:
-            return None
-        return CustomerLink(
-            token_hash=row["token_hash"],
-            onboarding_id=row["onboarding_id"],
-            created_at=utc_aware(row["created_at"]),
-            revoked_at=utc_aware(row["revoked_at"]) if row["revoked_at"] else None,
-            last_used_at=utc_aware(row["last_used_at"]) if row["last_used_at"] else None,
-        )
+        return None if row is None else _link(row)
 
     async def touch(self, link: CustomerLink, now: datetime) -> None:
         """Note that the link was used (at most every few minutes: not a write per request)."""
@@ -134,12 +126,18 @@ class CustomerLinks:
         query = select(customer_links).where(c.onboarding_id == onboarding_id, c.revoked_at.is_(None))
         async with self.database.engine.connect() as db:
             row = (await db.execute(query)).mappings().first()
-        if row is None:
-            return None
-        return CustomerLink(
-            token_hash=row["token_hash"],
-            onboarding_id=row["onboarding_id"],
-            created_at=utc_aware(row["created_at"]),
-            revoked_at=None,
-            last_used_at=utc_aware(row["last_used_at"]) if row["last_used_at"] else None,
-        )
+        return None if row is None else _link(row)
+
+
+def _link(row: RowMapping) -> CustomerLink:
+    def moment(name: str) -> datetime | None:
+        value = row[name]
+        return utc_aware(value) if value is not None else None
+
+    return CustomerLink(
+        token_hash=row["token_hash"],
+        onboarding_id=row["onboarding_id"],
+        created_at=utc_aware(row["created_at"]),
+        revoked_at=moment("revoked_at"),
+        last_used_at=moment("last_used_at"),
+    )
