@@ -59,6 +59,26 @@ class Contract(CompactOnTheWire):
     """Further dates the pipeline declares (``contract_dates``), e.g. a renewal date."""
 
 
+def contract_problems(pipeline: Pipeline, contract: Contract) -> list[tuple[str, str]]:
+    """Modules and dates a contract names that its pipeline does not declare (a typo would
+    silently drop a module), as (field, sentence) pairs: ``POST /contracts`` refuses them, and a
+    preview names them."""
+    problems: list[tuple[str, str]] = []
+    if contract.modules is not None and not contract.modules:
+        problems.append(
+            ("modules", "modules is empty: list the modules the contract includes, or leave the field out")
+        )
+    for module in contract.modules or ():
+        if module not in pipeline.modules:
+            known = ", ".join(pipeline.modules) or "none"
+            problems.append(("modules", f"unknown module {module!r} (modules of {pipeline.id}: {known})"))
+    for name in contract.dates:
+        if name not in pipeline.contract_dates:
+            known = ", ".join(pipeline.contract_dates) or "none"
+            problems.append(("dates", f"unknown date {name!r} (dates {pipeline.id} uses: {known})"))
+    return problems
+
+
 def onboarding_id(prefix: str, contract_id: str) -> str:
     """``SE`` + ``C-1001`` -> ``SE-C-1001``: the workflow id, stable across retries."""
     return f"{prefix}-{contract_id}"

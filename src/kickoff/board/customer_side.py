@@ -22,6 +22,7 @@ from kickoff.board.pages import SERVICE_ERRORS, error_page, page, redirect_with_
 from kickoff.board.views import local
 from kickoff.context import Context, Service
 from kickoff.customer import new_link_mail
+from kickoff.customer.access import links_of
 from kickoff.customer.links import CustomerLink
 from kickoff.db import Database
 from kickoff.db.bookings import BlockRow, BookingRow, BookingStore
@@ -129,7 +130,7 @@ async def customer_side(
         return CustomerSide(None)  # no page, so nothing the customer did there
     try:
         actions = await AuditLog(database).entries(onboarding_id=state.id, limit=AUDIT_READ)
-        link = await new_link_mail.links_of(service, database).live(state.id)
+        link = await links_of(service, database).live(state.id)
         store = BookingStore(database)
         rows: dict[str, BookingRow] = {}
         live = await store.live_for(state.id)

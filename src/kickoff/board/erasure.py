@@ -10,7 +10,7 @@ from typing import get_args
 from fastapi import Request, Response, status
 
 from kickoff.board.auth import Session
-from kickoff.board.pages import STATUS_OF, page
+from kickoff.board.pages import page, status_of
 from kickoff.board.views import OUTCOME_LABELS, local
 from kickoff.pipelines import PipelineCatalog
 from kickoff.service import OnboardingService, UnprocessableError, privacy
@@ -106,7 +106,7 @@ async def erased_page(
     kept = await privacy.kept(service, oid, erased_at)
     code = status.HTTP_200_OK
     if refused is not None:
-        code = STATUS_OF.get(type(refused), status.HTTP_409_CONFLICT)
+        code = status_of(refused, status.HTTP_409_CONFLICT)
     return page(
         request,
         "erased.html",

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from kickoff.board import views
 from kickoff.board.auth import Session, SignedIn, Staff
-from kickoff.board.pages import SERVICE_ERRORS, STATUS_OF, error_page, page, redirect_with_flash
+from kickoff.board.pages import SERVICE_ERRORS, error_page, page, redirect_with_flash, status_of
 from kickoff.board.routes import OptionalForm, _now, _onboarding_page, _onboarding_url
 from kickoff.context import Context, Service
 from kickoff.domain import onboarding_of_task
@@ -49,7 +49,7 @@ async def _inbox_page(
         return error_page(request, session, err, "Task inbox")
     now = _now()
     rows = views.inbox_rows(tasks, context.catalog.pipelines, now)
-    code = STATUS_OF.get(type(refused), status.HTTP_200_OK) if refused else status.HTTP_200_OK
+    code = status_of(refused, status.HTTP_200_OK) if refused else status.HTTP_200_OK
     return page(
         request,
         "tasks.html",

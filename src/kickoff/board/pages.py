@@ -24,16 +24,22 @@ from kickoff.settings import Settings
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
-templates = Jinja2Templates(
-    env=jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(["html"]),
-        # A misspelt variable is a template bug: fail the render (and the tests), never show "".
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+
+def server_templates(folder: Path) -> Jinja2Templates:
+    """The HTML templates in ``folder``, as every server-rendered page (board, customer page) has them."""
+    return Jinja2Templates(
+        env=jinja2.Environment(
+            loader=jinja2.FileSystemLoader(folder),
+            autoescape=jinja2.select_autoescape(["html"]),
+            # A misspelt variable is a template bug: fail the render (and the tests), never show "".
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
     )
-)
+
+
+templates = server_templates(TEMPLATES)
 
 SECURITY_HEADERS = {
     # Pages show customers' personal data: no shared or back-button caches.
@@ -56,6 +62,12 @@ STATUS_OF: dict[type[Exception], int] = {
     UnavailableError: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 SERVICE_ERRORS = (NotFoundError, ConflictError, UnprocessableError, UnavailableError)
+
+
+def status_of(err: Exception, default: int) -> int:
+    """The status a service error answers with: its own kind's, else the nearest kind it
+    refines (a slot already taken is a conflict), else ``default``."""
+    return next((STATUS_OF[kind] for kind in type(err).__mro__ if kind in STATUS_OF), default)
 
 
 def settings_of(request: Request) -> Settings:
@@ -105,7 +117,7 @@ def redirect_with_flash(request: Request, url: str, level: auth.FlashLevel, text
 
 def error_page(request: Request, session: Session | None, err: Exception, title: str = "") -> Response:
     """A page for a service error (404 unknown onboarding, 503 no worker, …) with its reason."""
-    code = STATUS_OF.get(type(err), status.HTTP_500_INTERNAL_SERVER_ERROR)
+    code = status_of(err, status.HTTP_500_INTERNAL_SERVER_ERROR)
     return page(
         request, "error.html", session, {"title": title or "Something went wrong"}, code, error=str(err)
     )

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from kickoff.board import customer_side, erasure, views
 from kickoff.board.auth import AdminForm, Session, SignedIn, Staff
 from kickoff.board.forms import read_payload
-from kickoff.board.pages import SERVICE_ERRORS, STATUS_OF, error_page, page, redirect_with_flash
+from kickoff.board.pages import SERVICE_ERRORS, error_page, page, redirect_with_flash, status_of
 from kickoff.board.queries import board_runs, charts
 from kickoff.context import Context, Service
 from kickoff.domain import AmendInput, EventInput, OutcomeInput, TickInput
@@ -138,7 +138,7 @@ async def _onboarding_page(
         )
     side = await customer_side.customer_side(context.database, service, state, pipeline)
     view = views.onboarding_view(state, pipeline, _now(), refill, side.actions)
-    code = STATUS_OF.get(type(refused), status.HTTP_200_OK) if refused else status.HTTP_200_OK
+    code = status_of(refused, status.HTTP_200_OK) if refused else status.HTTP_200_OK
     # The kick-off's responsible advisor is one of the staff accounts (recorded by name).
     advisors = [a.label for a in await AccountStore(context.database).all() if a.takes_work]
     return page(

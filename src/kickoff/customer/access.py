@@ -14,6 +14,7 @@ from typing import Literal
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
+from kickoff.crypto.fields import sealer_of
 from kickoff.customer.links import CustomerLink, CustomerLinks
 from kickoff.db import Database
 from kickoff.db.bookings import BookingRow, BookingStore
@@ -67,6 +68,17 @@ def ended_at(state: OnboardingState, booking: BookingRow | None) -> datetime | N
     return end
 
 
+def page_closed(state: OnboardingState, booking: BookingRow | None, now: datetime, weeks: int) -> bool:
+    """Whether the onboarding's page has closed for good: ended more than ``weeks`` ago."""
+    end = ended_at(state, booking)
+    return end is not None and now > end + timedelta(weeks=weeks)
+
+
+def links_of(service: OnboardingService, database: Database) -> CustomerLinks:
+    """The customer links, sealed with the data keys of the service's Temporal client."""
+    return CustomerLinks(database, sealer_of(service.client.data_converter))
+
+
 def csrf_token(secret: str, link: CustomerLink) -> str:
     """The forms' CSRF token: bound to the link, so a page elsewhere cannot post for it."""
     return hmac.new(secret.encode(), f"customer-page:{link.token_hash}".encode(), hashlib.sha256).hexdigest()
@@ -109,8 +121,7 @@ class CustomerAccess:
         if link.revoked_at is not None:
             raise LinkRefusedError("revoked", pipeline, language)
         booking = await self.bookings.live_for(link.onboarding_id)
-        end = ended_at(state, booking)
-        if end is not None and now > end + timedelta(weeks=self.link_weeks):
+        if page_closed(state, booking, now, self.link_weeks):
             raise LinkRefusedError("expired", pipeline, language)
         await self.links.touch(link, now)
         return Opened(link=link, state=state, pipeline=pipeline, language=language, booking=booking)

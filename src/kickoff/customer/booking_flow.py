@@ -11,18 +11,14 @@ the kick-off's outcome as staff would (assist-se: onboarding restarts).
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-
 from kickoff.booking import slots as booking_slots
 from kickoff.booking.invite import invitation
 from kickoff.customer.access import CustomerAccess, Opened
+from kickoff.customer.mail_out import hand_over
 from kickoff.customer.texts import local_datetime, local_time
 from kickoff.db.bookings import AlreadyBookedError, BookingRow, SlotFullError
 from kickoff.domain import CUSTOMER, CalendarInvite, EventInput, OutcomeInput, SendMailInput
@@ -31,24 +27,28 @@ from kickoff.engine.messages import Work, describe_mail
 from kickoff.pipelines.customer import Booking, localized
 from kickoff.pipelines.model import Action, MailSpec, Pipeline
 from kickoff.service import ConflictError, NotFoundError, ServiceError, UnprocessableError
-from kickoff.workflows.booking_mail import BookingMailInput, BookingMailWorkflow, booking_mail_id
+from kickoff.workflows.booking_mail import booking_mail_id
 
 MailKind = Literal["confirmed", "updated", "cancelled"]
-OUTCOME_REASONS = {"no_show", "rescheduled"}
+BookingReason = booking_slots.RefusalReason | Literal["same", "started", "closed"]
+"""Why the customer's page refused a booking, a move or a cancellation: the slot's own reasons,
+the meeting already at that time, the meeting under way, or nothing more to book here. The page
+words each in the customer's language (``refused_<reason>`` in ``kickoff.customer.texts``)."""
 
 
-class SlotRefusedError(UnprocessableError):
-    """The start is not a time on offer (past, too soon or late, not a slot time)."""
+class BookingRefusedError(UnprocessableError):
+    """The start is not a time on offer (past, too soon or late, not a slot time, the same time)."""
 
-    def __init__(self, reason: booking_slots.RefusalReason, message: str) -> None:
+    def __init__(self, reason: BookingReason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
 
 
-class SlotTakenError(ConflictError):
-    """The time is full or blocked: another customer was quicker, or staff blocked it."""
+class BookingConflictError(ConflictError):
+    """The time is full or blocked (another customer was quicker, or staff blocked it), or the
+    booking can no longer change here (the meeting started, the onboarding takes no booking)."""
 
-    def __init__(self, reason: booking_slots.RefusalReason, message: str) -> None:
+    def __init__(self, reason: BookingReason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -91,8 +91,8 @@ async def _checked_slot(
         assert slot is not None
         return slot
     if found.reason in ("full", "blocked"):
-        raise SlotTakenError(found.reason, found.message)
-    raise SlotRefusedError(found.reason, found.message)
+        raise BookingConflictError(found.reason, found.message)
+    raise BookingRefusedError(found.reason, found.message)
 
 
 def can_book(opened: Opened) -> bool:
@@ -118,7 +118,9 @@ async def book(access: CustomerAccess, opened: Opened, start: datetime, now: dat
         return await move(access, opened, start, now)
     pipeline, state = opened.pipeline, opened.state
     if not can_book(opened):
-        raise ConflictError("this onboarding no longer takes bookings on the customer's page")
+        raise BookingConflictError(
+            "closed", "this onboarding no longer takes bookings on the customer's page"
+        )
     slot = await _checked_slot(access, pipeline, start, now)
     booking = booking_of(pipeline)
     try:
@@ -126,9 +128,9 @@ async def book(access: CustomerAccess, opened: Opened, start: datetime, now: dat
             state.id, pipeline.id, state.cycle, slot.start, slot.end, booking.slots_per_time, CUSTOMER, now
         )
     except SlotFullError:
-        raise SlotTakenError("full", "that time has just been booked by someone else") from None
+        raise BookingConflictError("full", "that time has just been booked by someone else") from None
     except AlreadyBookedError:
-        raise ConflictError("a meeting is already booked for this onboarding") from None
+        raise BookingConflictError("closed", "a meeting is already booked for this onboarding") from None
     try:
         # Keyed by the booking: a retry after a lost answer is the same event, applied once.
         await access.service.apply_event(state.id, _event(pipeline, slot.start), f"booking-{held.id}")
@@ -147,18 +149,20 @@ async def move(access: CustomerAccess, opened: Opened, start: datetime, now: dat
     assert current is not None
     pipeline = opened.pipeline
     if current.starts_at <= now:
-        raise ConflictError("the meeting has started: it can no longer be moved here")
+        raise BookingConflictError("started", "the meeting has started: it can no longer be moved here")
     if opened.state.kickoff_outcome is not None:
-        raise ConflictError("the kick-off's outcome is recorded: the meeting can no longer be moved here")
+        raise BookingConflictError(
+            "closed", "the kick-off's outcome is recorded: the meeting can no longer be moved here"
+        )
     if current.starts_at == start:
-        raise UnprocessableError("the meeting is already booked at that time")
+        raise BookingRefusedError("same", "the meeting is already booked at that time")
     slot = await _checked_slot(access, pipeline, start, now)
     try:
         moved = await access.bookings.move(
             current.id, slot.start, slot.end, booking_of(pipeline).slots_per_time, now
         )
     except SlotFullError:
-        raise SlotTakenError("full", "that time has just been booked by someone else") from None
+        raise BookingConflictError("full", "that time has just been booked by someone else") from None
     if can_book(opened):
         # The run still waits for the meeting (its anchor counts tasks from it): tell it the
         # new time as the booking event again, keyed by the new sequence.
@@ -173,11 +177,13 @@ async def cancel(access: CustomerAccess, opened: Opened, now: datetime) -> Done:
     """Cancel the live booking; the pipeline's ``cancel_outcome`` then applies."""
     current = opened.booking
     if current is None:
-        raise ConflictError("no meeting is booked")
+        raise BookingConflictError("closed", "no meeting is booked")
     if current.starts_at <= now:
-        raise ConflictError("the meeting has started: it can no longer be cancelled here")
+        raise BookingConflictError("started", "the meeting has started: it can no longer be cancelled here")
     if opened.state.kickoff_outcome is not None:
-        raise ConflictError("the kick-off's outcome is recorded: the meeting can no longer be cancelled")
+        raise BookingConflictError(
+            "closed", "the kick-off's outcome is recorded: the meeting can no longer be cancelled"
+        )
     cancelled = await access.bookings.cancel(current.id, now)
     await send_mails(access, opened, cancelled, "cancelled", now)
     await access.record(opened, "customer_cancelled", booking=cancelled.id)
@@ -192,9 +198,7 @@ async def cancel(access: CustomerAccess, opened: Opened, now: datetime) -> Done:
 # ---------------------------------------------------------------- mails
 
 
-def _mail_input(
-    access: CustomerAccess, opened: Opened, row: BookingRow, kind: MailKind, to_team: bool, ics: str
-) -> SendMailInput:
+def _mail_input(opened: Opened, row: BookingRow, kind: MailKind, to_team: bool, ics: str) -> SendMailInput:
     pipeline, state = opened.pipeline, opened.state
     booking = booking_of(pipeline)
     template = getattr(booking.templates, kind)
@@ -251,16 +255,11 @@ async def send_mails(
 ) -> None:
     """Hand the customer's and the team's mail to their workflow (started once per sequence)."""
     ics = invitation_text(opened, row, kind, now)
-    mails = [_mail_input(access, opened, row, kind, to_team, ics) for to_team in (False, True)]
-    client: Client = access.service.client
-    # A retried request finds this version's mails handed over already: nothing to do.
-    with contextlib.suppress(WorkflowAlreadyStartedError):
-        await client.start_workflow(
-            BookingMailWorkflow.run,
-            BookingMailInput(onboarding_id=opened.state.id, mails=mails),
-            id=booking_mail_id(opened.state.id, row.id, row.sequence),
-            task_queue=access.service.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            static_summary=f"{kind} kick-off booking mail",
-        )
+    mails = [_mail_input(opened, row, kind, to_team, ics) for to_team in (False, True)]
+    await hand_over(
+        access.service,
+        opened.state.id,
+        mails,
+        booking_mail_id(opened.state.id, row.id, row.sequence),
+        f"{kind} kick-off booking mail",
+    )

@@ -11,26 +11,22 @@ and the worker, not even into this workflow's history.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final
 
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from kickoff.crypto.data_keys import ErasedError
-from kickoff.crypto.fields import sealer_of
-from kickoff.customer.access import ended_at, page_language
-from kickoff.customer.links import CustomerLink, CustomerLinks
+from kickoff.customer.access import links_of, page_closed, page_language
+from kickoff.customer.links import CustomerLink
+from kickoff.customer.mail_out import hand_over
 from kickoff.db import Database
 from kickoff.db.bookings import BookingStore
 from kickoff.domain import OnboardingState, SendMailInput
 from kickoff.engine.messages import mail_look
 from kickoff.pipelines import Pipeline
 from kickoff.service import ConflictError, NotFoundError, OnboardingService, UnavailableError
-from kickoff.workflows.booking_mail import BookingMailInput, BookingMailWorkflow
 
 TEMPLATE = "customer_new_link"
 """How the mail is named in logs and metrics."""
@@ -88,10 +84,6 @@ class Sent:
 def texts_in(language: str) -> tuple[str, str]:
     """The mail's subject and body in ``language``, English for a language without texts."""
     return TEXTS.get(language, TEXTS["en"])
-
-
-def links_of(service: OnboardingService, database: Database) -> CustomerLinks:
-    return CustomerLinks(database, sealer_of(service.client.data_converter))
 
 
 async def with_customer_page(service: OnboardingService, oid: str) -> tuple[OnboardingState, Pipeline]:
@@ -154,8 +146,7 @@ async def send_new_link(
     new link would open nothing) or its personal data was erased."""
     state, pipeline = await with_customer_page(service, oid)
     booking = await BookingStore(database).live_for(oid)
-    end = ended_at(state, booking)
-    if end is not None and now > end + timedelta(weeks=link_weeks):
+    if page_closed(state, booking, now, link_weeks):
         raise ConflictError(
             f"onboarding {oid} ended more than {link_weeks} weeks ago: its customer page is closed, "
             "so a new link would not open it"
@@ -171,16 +162,8 @@ async def send_new_link(
         raise ConflictError("the new link was revoked at once by someone else: try again")
     try:
         # A retried request for this link finds its mail handed over already.
-        with contextlib.suppress(WorkflowAlreadyStartedError):
-            await service.client.start_workflow(
-                BookingMailWorkflow.run,
-                BookingMailInput(onboarding_id=oid, mails=[mail_input(state, pipeline, link)]),
-                id=mail_workflow_id(oid, link),
-                task_queue=service.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                static_summary="new customer link mail",
-            )
+        mail = mail_input(state, pipeline, link)
+        await hand_over(service, oid, [mail], mail_workflow_id(oid, link), "new customer link mail")
     except RPCError:
         raise UnavailableError(
             "Temporal did not take the mail: the new link is made (the old one revoked) but not "

@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import jinja2
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.responses import RedirectResponse
-from fastapi.templating import Jinja2Templates
 
+from kickoff.board.pages import server_templates, status_of
 from kickoff.context import Context, Service
-from kickoff.crypto.fields import sealer_of
 from kickoff.customer import booking_flow
 from kickoff.customer.access import (
     THROTTLE_KIND,
@@ -28,27 +26,20 @@ from kickoff.customer.access import (
     Opened,
     csrf_ok,
     csrf_token,
+    links_of,
 )
-from kickoff.customer.links import LAST_USE_RESOLUTION, CustomerLinks
+from kickoff.customer.links import LAST_USE_RESOLUTION
 from kickoff.customer.texts import local_datetime, texts_for
 from kickoff.customer.view import page_context
 from kickoff.db.bookings import BookingStore
 from kickoff.domain import CUSTOMER, TickInput
 from kickoff.identity.throttle import client_address
-from kickoff.service import ConflictError, NotFoundError, ServiceError, UnavailableError, UnprocessableError
+from kickoff.service import ConflictError, ServiceError, UnavailableError
 
 router = APIRouter(include_in_schema=False)
 CSRF_FIELD = "csrf"
 TEMPLATES = Path(__file__).parent / "templates"
-templates = Jinja2Templates(
-    env=jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-)
+templates = server_templates(TEMPLATES)
 FormText = Annotated[str | None, Form()]
 FLASHES = {
     "confirmed": "flash_booked",
@@ -64,7 +55,7 @@ def _now() -> datetime:
 
 
 def get_access(context: Context, service: Service) -> CustomerAccess:
-    links = CustomerLinks(context.database, sealer_of(service.client.data_converter))
+    links = links_of(service, context.database)
     return CustomerAccess(
         service, context.database, links, BookingStore(context.database), context.settings.customer_link_weeks
     )
@@ -225,25 +216,17 @@ async def _checked_form(
 
 def _reason(err: ServiceError, language: str) -> str:
     t = texts_for(language)
-    if isinstance(err, booking_flow.SlotRefusedError | booking_flow.SlotTakenError):
+    if isinstance(err, booking_flow.BookingRefusedError | booking_flow.BookingConflictError):
         return t[f"refused_{err.reason}"]
     if isinstance(err, UnavailableError):
         return t["unavailable"]
-    text = str(err)
-    if "started" in text:
-        return t["refused_started"]
-    if "already booked at that time" in text:
-        return t["refused_same"]
-    if isinstance(err, ConflictError):
+    if isinstance(err, ConflictError):  # the run refused the event: nothing more to book here
         return t["refused_closed"]
-    return text
-
-
-_STATUS = {NotFoundError: 404, ConflictError: 409, UnprocessableError: 422, UnavailableError: 503}
+    return str(err)
 
 
 def _status_of(err: ServiceError) -> int:
-    return next((code for kind, code in _STATUS.items() if isinstance(err, kind)), 409)
+    return status_of(err, status.HTTP_409_CONFLICT)
 
 
 @router.post("/c/{token}/items/{item_id}")

@@ -40,6 +40,7 @@ from kickoff.domain import (
     RestartInput,
     TaskSide,
     TickInput,
+    contract_problems,
     onboarding_id,
     onboarding_of_task,
 )
@@ -380,19 +381,9 @@ def _update_id(kind: str, idempotency_key: str | None) -> str | None:
 
 def _check_contract_options(pipeline: Pipeline, contract: Contract) -> None:
     """Modules and dates must be ones the pipeline declares: a typo would silently drop a module."""
-    problems = []
-    if contract.modules is not None and not contract.modules:
-        problems.append("modules is empty: list the modules the contract includes, or leave the field out")
-    for module in contract.modules or ():
-        if module not in pipeline.modules:
-            known = ", ".join(pipeline.modules) or "none"
-            problems.append(f"unknown module {module!r} (modules of {pipeline.id}: {known})")
-    for name in contract.dates:
-        if name not in pipeline.contract_dates:
-            known = ", ".join(pipeline.contract_dates) or "none"
-            problems.append(f"unknown date {name!r} (dates {pipeline.id} uses: {known})")
+    problems = contract_problems(pipeline, contract)
     if problems:
-        raise UnprocessableError("; ".join(problems))
+        raise UnprocessableError("; ".join(sentence for _, sentence in problems))
 
 
 def _awaits_outcome(pipeline: Pipeline, state: OnboardingState) -> bool:

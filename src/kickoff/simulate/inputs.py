@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from kickoff.domain import Contract, EventInput
+from kickoff.domain import Contract, EventInput, contract_problems
 from kickoff.engine import rules
 from kickoff.pipelines import Pipeline
 from kickoff.pipelines.payload import PayloadError
@@ -115,29 +115,10 @@ def checked_contract(
             Problem(("contract", *error["loc"]), _message(error)) for error in exc.errors(include_url=False)
         )
         return None
-    problems.extend(Problem(("contract", loc), msg) for loc, msg in contract_options(pipeline, contract))
+    problems.extend(Problem(("contract", loc), msg) for loc, msg in contract_problems(pipeline, contract))
     return None if problems else contract
 
 
 def _message(error: ErrorDetails) -> str:
     """Pydantic's message, without the "Value error, " its validators' messages begin with."""
     return error["msg"].removeprefix("Value error, ")
-
-
-def contract_options(pipeline: Pipeline, contract: Contract) -> list[tuple[str, str]]:
-    """Modules and dates must be ones the pipeline declares, as ``POST /contracts`` requires
-    (``kickoff.service.onboardings._check_contract_options``, which imports Temporal's client)."""
-    problems: list[tuple[str, str]] = []
-    if contract.modules is not None and not contract.modules:
-        problems.append(
-            ("modules", "is empty: list the modules the contract includes, or leave the field out")
-        )
-    for module in contract.modules or ():
-        if module not in pipeline.modules:
-            known = ", ".join(pipeline.modules) or "none"
-            problems.append(("modules", f"unknown module {module!r} (modules of {pipeline.id}: {known})"))
-    for name in contract.dates:
-        if name not in pipeline.contract_dates:
-            known = ", ".join(pipeline.contract_dates) or "none"
-            problems.append(("dates", f"unknown date {name!r} (dates {pipeline.id} uses: {known})"))
-    return problems

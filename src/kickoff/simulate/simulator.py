@@ -44,7 +44,6 @@ from kickoff.simulate.inputs import (
     UnknownPipelineError,
     checked_actions,
     checked_contract,
-    contract_options,
 )
 from kickoff.simulate.plan import (
     Changes,
@@ -72,7 +71,6 @@ __all__ = [
     "Problem",
     "SimulationError",
     "UnknownPipelineError",
-    "contract_options",
     "preview",
 ]
 
